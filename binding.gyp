@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "virtkit",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/event_loop.cc",
+        "native/connect.cc",
+        "native/convert.cc",
+        "native/handle.cc",
+        "native/storage_pool.cc",
+        "native/storage_vol.cc",
+        "native/domain.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                    "<!@(node scripts/check-deps.js cflags)"],
+      "libraries": ["<!@(node scripts/check-deps.js libs)"],
+      "conditions": [
+        ["OS!='linux'", { "defines": ["VIRTKIT_UNSUPPORTED_OS"] }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,302 @@
+/**
+ * Connections to a libvirt driver: `connect()` and the {@link Connection} object.
+ *
+ * @see https://libvirt.org/html/libvirt-libvirt-host.html
+ */
+import { inspect } from 'node:util';
+import { flagsArg, stringArg } from './args';
+import { ConnectFlags, ErrorNumber } from './constants';
+import { Domain } from './domain';
+import { LibvirtError, settle } from './errors';
+import { native, type NativeConnect } from './native';
+import { decodeVersion, type Version } from './version';
+import { StoragePool } from './storage-pool';
+import { parseCapabilitiesXml, type Capabilities } from './xml/capabilities';
+import { parseSysinfoXml, type Sysinfo } from './xml/sysinfo';
+
+/** Credentials answered when libvirt asks for them (SASL, the test driver's `<auth>`). */
+export interface ConnectAuth {
+  /** Answers `VIR_CRED_USERNAME`, `VIR_CRED_AUTHNAME` and `VIR_CRED_ECHOPROMPT`. */
+  username?: string;
+  /** Answers `VIR_CRED_PASSPHRASE` and `VIR_CRED_NOECHOPROMPT`. Never logged or shown. */
+  password?: string;
+}
+
+/** libvirt keepalive: after `count` unanswered probes sent every `interval` seconds the
+ * connection is closed. Meaningful for connections to a daemon. */
+export interface KeepAlive {
+  interval: number;
+  count: number;
+}
+
+export interface ConnectOptions {
+  /** Open with `VIR_CONNECT_RO`. */
+  readOnly?: boolean;
+  auth?: ConnectAuth;
+  keepAlive?: KeepAlive;
+}
+
+/** Host facts from `virNodeGetInfo`. */
+export interface NodeInfo {
+  /** CPU model (architecture) string, e.g. `x86_64`. */
+  model: string;
+  /** Memory size in KiB. */
+  memoryKiB: number;
+  cpus: number;
+  mhz: number;
+  nodes: number;
+  sockets: number;
+  cores: number;
+  threads: number;
+}
+
+/** The URI used when `connect()` is given none and `LIBVIRT_DEFAULT_URI` is unset. */
+export const DEFAULT_URI = 'test:///default';
+
+function checkOptions(options: unknown): ConnectOptions {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') throw new TypeError('options must be an object');
+  const o = options as Record<string, unknown>;
+  if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new TypeError('options.readOnly must be a boolean');
+  if (o.auth !== undefined) {
+    if (typeof o.auth !== 'object' || o.auth === null) throw new TypeError('options.auth must be an object');
+    const a = o.auth as Record<string, unknown>;
+    for (const k of ['username', 'password'] as const) {
+      if (a[k] !== undefined && typeof a[k] !== 'string') throw new TypeError(`options.auth.${k} must be a string`);
+      if (typeof a[k] === 'string' && (a[k] as string).includes('\0'))
+        throw new TypeError(`options.auth.${k} must not contain NUL characters`);
+    }
+  }
+  if (o.keepAlive !== undefined) checkKeepAlive(o.keepAlive, 'options.keepAlive');
+  return o as ConnectOptions;
+}
+
+function checkKeepAlive(k: unknown, what: string): asserts k is KeepAlive {
+  if (typeof k !== 'object' || k === null) throw new TypeError(`${what} must be { interval, count }`);
+  const { interval, count } = k as Record<string, unknown>;
+  if (typeof interval !== 'number' || typeof count !== 'number') throw new TypeError(`${what}.interval and .count must be numbers`);
+  if (!Number.isInteger(interval) || interval < -1 || interval > 2 ** 31 - 1)
+    throw new RangeError(`${what}.interval must be an integer from -1 to 2147483647 (seconds; <= 0 disables)`);
+  if (!Number.isInteger(count) || count < 0 || count > 2 ** 32 - 1)
+    throw new RangeError(`${what}.count must be an integer from 0 to 4294967295`);
+}
+
+/**
+ * Opens a connection (`virConnectOpenAuth`) off the main thread.
+ *
+ * @param uri libvirt URI; defaults to `$LIBVIRT_DEFAULT_URI`, then `test:///default`.
+ * @see https://libvirt.org/uri.html
+ */
+export async function connect(uri?: string | null, options?: ConnectOptions): Promise<Connection> {
+  if (uri !== undefined && uri !== null && typeof uri !== 'string') throw new TypeError('uri must be a string');
+  if (typeof uri === 'string' && uri.includes('\0')) throw new TypeError('uri must not contain NUL characters');
+  const opts = checkOptions(options);
+  const target = uri ?? process.env.LIBVIRT_DEFAULT_URI ?? DEFAULT_URI;
+  const flags = opts.readOnly ? ConnectFlags.VIR_CONNECT_RO : 0;
+  const { handle, uri: canonical } = await settle(
+    native.openConnect(target, flags, opts.auth?.username ?? null, opts.auth?.password ?? null),
+    'connect',
+  );
+  const conn = new Connection(handle, canonical, opts.readOnly === true);
+  if (opts.keepAlive) {
+    try {
+      await conn.setKeepAlive(opts.keepAlive);
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  return conn;
+}
+
+/**
+ * An open libvirt connection. Every method that talks to libvirt runs off the main thread
+ * and returns a Promise; after {@link close} they reject with a `LibvirtError`
+ * (`VIR_ERR_INVALID_CONN`).
+ */
+export class Connection {
+  readonly #native: NativeConnect;
+  #keepAlive = false;
+  /** The canonical URI libvirt reports for this connection (`virConnectGetURI`). */
+  readonly uri: string;
+  /** Whether it was opened read-only. */
+  readonly readOnly: boolean;
+
+  /** @internal Use {@link connect}. */
+  constructor(handle: NativeConnect, uri: string, readOnly: boolean) {
+    this.#native = handle;
+    this.uri = uri;
+    this.readOnly = readOnly;
+  }
+
+  /** @internal The native handle, for other lib/ modules. */
+  get _native(): NativeConnect {
+    return this.#native;
+  }
+
+  /** True once {@link close} has been called. */
+  get closed(): boolean {
+    return this.#native.isClosed();
+  }
+
+  /** Whether keepalive is active (set and supported by the other side). */
+  get keepAlive(): boolean {
+    return this.#keepAlive;
+  }
+
+  /**
+   * Closes the connection (`virConnectClose`). Idempotent. Calls already running finish
+   * first: each holds its own reference.
+   */
+  close(): Promise<void> {
+    return settle(this.#native.close(), 'Connection.close');
+  }
+
+  /** `virConnectIsAlive`: false when a remote connection has lost its daemon. */
+  isAlive(): Promise<boolean> {
+    return settle(this.#native.isAlive(), 'Connection.isAlive');
+  }
+
+  /** `virConnectIsSecure`: whether traffic cannot be observed by third parties. */
+  isSecure(): Promise<boolean> {
+    return settle(this.#native.isSecure(), 'Connection.isSecure');
+  }
+
+  /** `virConnectIsEncrypted`. */
+  isEncrypted(): Promise<boolean> {
+    return settle(this.#native.isEncrypted(), 'Connection.isEncrypted');
+  }
+
+  /** `virConnectGetHostname`: the host's name. */
+  hostname(): Promise<string> {
+    return settle(this.#native.getHostname(), 'Connection.hostname');
+  }
+
+  /** `virConnectGetType`: the hypervisor driver name (`QEMU`, `TEST`, …). */
+  type(): Promise<string> {
+    return settle(this.#native.getType(), 'Connection.type');
+  }
+
+  /** `virConnectGetVersion`: the hypervisor's version. */
+  async version(): Promise<Version> {
+    return decodeVersion(await settle(this.#native.getVersion(), 'Connection.version'));
+  }
+
+  /** `virConnectGetLibVersion`: libvirt's version on the other side of the connection. */
+  async libVersion(): Promise<Version> {
+    return decodeVersion(await settle(this.#native.getLibVersion(), 'Connection.libVersion'));
+  }
+
+  /** `virConnectGetCapabilities`, typed. */
+  async capabilities(): Promise<Capabilities> {
+    return parseCapabilitiesXml(await this.capabilitiesXml());
+  }
+
+  /** `virConnectGetCapabilities`: the raw XML. */
+  capabilitiesXml(): Promise<string> {
+    return settle(this.#native.getCapabilities(), 'Connection.capabilitiesXml');
+  }
+
+  /** `virNodeGetInfo`. */
+  async nodeInfo(): Promise<NodeInfo> {
+    const n = await settle(this.#native.nodeGetInfo(), 'Connection.nodeInfo');
+    return {
+      model: n.model,
+      memoryKiB: n.memory,
+      cpus: n.cpus,
+      mhz: n.mhz,
+      nodes: n.nodes,
+      sockets: n.sockets,
+      cores: n.cores,
+      threads: n.threads,
+    };
+  }
+
+  /**
+   * `virConnectGetMaxVcpus`: the most vCPUs a guest of domain type `type` (e.g. `kvm`) may
+   * have; with no type, the driver's default.
+   */
+  async maxVcpus(type?: string): Promise<number> {
+    if (type !== undefined && typeof type !== 'string') throw new TypeError('type must be a string');
+    return settle(this.#native.getMaxVcpus(type ?? null), 'Connection.maxVcpus');
+  }
+
+  /** `virConnectGetSysinfo`, typed (SMBIOS tables of the host). */
+  async sysinfo(): Promise<Sysinfo> {
+    return parseSysinfoXml(await this.sysinfoXml());
+  }
+
+  /** `virConnectGetSysinfo`: the raw XML. */
+  sysinfoXml(): Promise<string> {
+    return settle(this.#native.getSysinfo(0), 'Connection.sysinfoXml');
+  }
+
+  /**
+   * `virConnectSetKeepAlive`. Resolves `true` when keepalive is active, `false` when the
+   * driver has no use for it (a local driver such as `test:///`) or the daemon does not
+   * support it. `interval <= 0` disables it.
+   */
+  async setKeepAlive(keepAlive: KeepAlive): Promise<boolean> {
+    checkKeepAlive(keepAlive, 'keepAlive');
+    try {
+      this.#keepAlive = await settle(this.#native.setKeepAlive(keepAlive.interval, keepAlive.count), 'Connection.setKeepAlive');
+    } catch (err) {
+      if (!(err instanceof LibvirtError) || err.code !== ErrorNumber.VIR_ERR_NO_SUPPORT) throw err;
+      this.#keepAlive = false;
+    }
+    if (keepAlive.interval <= 0) this.#keepAlive = false;
+    return this.#keepAlive;
+  }
+
+  /**
+   * `virConnectListAllStoragePools`: every pool, filtered by
+   * `ConnectListAllStoragePoolsFlags` (active, inactive, persistent, autostart, by type…).
+   */
+  async listAllStoragePools(flags?: number): Promise<StoragePool[]> {
+    const handles = await settle(this.#native.listAllStoragePools(flagsArg(flags)), 'Connection.listAllStoragePools');
+    return handles.map((h) => new StoragePool(h));
+  }
+
+  /** `virConnectListAllDomains`: every domain, filtered by `ConnectListAllDomainsFlags`. */
+  async listAllDomains(flags?: number): Promise<Domain[]> {
+    const handles = await settle(this.#native.listAllDomains(flagsArg(flags)), 'Connection.listAllDomains');
+    return handles.map((h) => new Domain(h));
+  }
+
+  /** `virStoragePoolLookupByName`; rejects with `VIR_ERR_NO_STORAGE_POOL` when absent. */
+  async lookupStoragePoolByName(name: string): Promise<StoragePool> {
+    const h = await settle(this.#native.storagePoolLookupByName(stringArg(name, 'name')), 'Connection.lookupStoragePoolByName');
+    return new StoragePool(h);
+  }
+
+  /** `virStoragePoolLookupByUUIDString`. */
+  async lookupStoragePoolByUUID(uuid: string): Promise<StoragePool> {
+    const h = await settle(this.#native.storagePoolLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupStoragePoolByUUID');
+    return new StoragePool(h);
+  }
+
+  /** `virDomainLookupByName`; rejects with `VIR_ERR_NO_DOMAIN` when absent. */
+  async lookupDomainByName(name: string): Promise<Domain> {
+    return new Domain(await settle(this.#native.domainLookupByName(stringArg(name, 'name')), 'Connection.lookupDomainByName'));
+  }
+
+  /** `virDomainLookupByUUIDString`. */
+  async lookupDomainByUUID(uuid: string): Promise<Domain> {
+    return new Domain(await settle(this.#native.domainLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupDomainByUUID'));
+  }
+
+  /** `virDomainLookupByID`: a running domain by its hypervisor id. */
+  async lookupDomainById(id: number): Promise<Domain> {
+    if (typeof id !== 'number') throw new TypeError('id must be a number');
+    if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) throw new RangeError('id must be an integer from 0 to 2147483647');
+    return new Domain(await settle(this.#native.domainLookupByID(id), 'Connection.lookupDomainById'));
+  }
+
+  [inspect.custom](): string {
+    return `Connection { uri: ${inspect(this.uri)}, readOnly: ${this.readOnly}, closed: ${this.closed} }`;
+  }
+
+  toJSON(): { uri: string; readOnly: boolean; closed: boolean } {
+    return { uri: this.uri, readOnly: this.readOnly, closed: this.closed };
+  }
+}

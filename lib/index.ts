@@ -1,0 +1,29 @@
+/**
+ * virtkit: typed, non-blocking libvirt (and, soon, iSCSI) for Node.js.
+ * Everything public is exported from here.
+ */
+export { connect, Connection, DEFAULT_URI } from './connection';
+export type { ConnectAuth, ConnectOptions, KeepAlive, NodeInfo } from './connection';
+export { StoragePool } from './storage-pool';
+export type { StoragePoolInfo } from './storage-pool';
+export { StorageVolume } from './storage-volume';
+export type { StorageVolumeInfo } from './storage-volume';
+export { Domain } from './domain';
+export type { DomainInfo, DomainStateInfo } from './domain';
+export { LibvirtError } from './errors';
+export type { LibvirtErrorInfo } from './errors';
+export { decodeVersion, formatVersion } from './version';
+export type { Version } from './version';
+export { parseCapabilitiesXml } from './xml/capabilities';
+export type * from './xml/capabilities';
+export { parseSysinfoXml } from './xml/sysinfo';
+export type { Sysinfo, SysinfoEntries } from './xml/sysinfo';
+export * from './constants';
+
+import { native } from './native';
+import { decodeVersion, type Version } from './version';
+
+/** The version of the libvirt library virtkit is running with (`virGetVersion`). */
+export function libvirtVersion(): Version {
+  return decodeVersion(native.getVersion());
+}

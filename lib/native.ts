@@ -1,0 +1,90 @@
+/**
+ * The native addon, typed. Internal: users never touch these objects; lib/ wraps each one.
+ * Method names mirror libvirt's C functions (`getHostname` calls `virConnectGetHostname`).
+ */
+import bindings = require('bindings');
+import { LibvirtError } from './errors';
+
+export interface NativeNodeInfo {
+  model: string;
+  memory: number;
+  cpus: number;
+  mhz: number;
+  nodes: number;
+  sockets: number;
+  cores: number;
+  threads: number;
+}
+
+/** Methods every child-object handle has. */
+export interface NativeHandle {
+  free(): void;
+  isFreed(): boolean;
+}
+
+export interface NativeStoragePool extends NativeHandle {
+  getName(): string;
+  getUUIDString(): string;
+  getInfo(): Promise<{ state: number; capacity: number; allocation: number; available: number }>;
+  getXMLDesc(flags: number): Promise<string>;
+  isActive(): Promise<boolean>;
+  isPersistent(): Promise<boolean>;
+  getAutostart(): Promise<boolean>;
+  listAllVolumes(flags: number): Promise<NativeStorageVol[]>;
+}
+
+export interface NativeStorageVol extends NativeHandle {
+  getName(): string;
+  getKey(): string;
+  getPath(): Promise<string>;
+  getInfo(): Promise<{ type: number; capacity: number; allocation: number }>;
+  getXMLDesc(flags: number): Promise<string>;
+}
+
+export interface NativeDomain extends NativeHandle {
+  getName(): string;
+  getUUIDString(): string;
+  getID(): number;
+  getState(flags: number): Promise<{ state: number; reason: number }>;
+  getInfo(): Promise<{ state: number; maxMem: number; memory: number; nrVirtCpu: number; cpuTime: number }>;
+  getXMLDesc(flags: number): Promise<string>;
+}
+
+export interface NativeConnect {
+  close(): Promise<void>;
+  isClosed(): boolean;
+  isAlive(): Promise<boolean>;
+  isSecure(): Promise<boolean>;
+  isEncrypted(): Promise<boolean>;
+  getURI(): Promise<string>;
+  getHostname(): Promise<string>;
+  getType(): Promise<string>;
+  getVersion(): Promise<number>;
+  getLibVersion(): Promise<number>;
+  getCapabilities(): Promise<string>;
+  getSysinfo(flags: number): Promise<string>;
+  getMaxVcpus(type: string | null): Promise<number>;
+  nodeGetInfo(): Promise<NativeNodeInfo>;
+  setKeepAlive(interval: number, count: number): Promise<boolean>;
+  listAllStoragePools(flags: number): Promise<NativeStoragePool[]>;
+  listAllDomains(flags: number): Promise<NativeDomain[]>;
+  storagePoolLookupByName(name: string): Promise<NativeStoragePool>;
+  storagePoolLookupByUUIDString(uuid: string): Promise<NativeStoragePool>;
+  domainLookupByName(name: string): Promise<NativeDomain>;
+  domainLookupByUUIDString(uuid: string): Promise<NativeDomain>;
+  domainLookupByID(id: number): Promise<NativeDomain>;
+}
+
+export interface NativeBinding {
+  setErrorClass(cls: typeof LibvirtError): void;
+  getVersion(): number;
+  openConnect(
+    uri: string | null,
+    flags: number,
+    username: string | null,
+    password: string | null,
+  ): Promise<{ handle: NativeConnect; uri: string }>;
+}
+
+export const native = bindings('virtkit') as NativeBinding;
+native.setErrorClass(LibvirtError);

@@ -1,0 +1,81 @@
+/**
+ * Storage pools (`virStoragePool*`).
+ *
+ * @see https://libvirt.org/html/libvirt-libvirt-storage.html
+ */
+import { inspect } from 'node:util';
+import { flagsArg, shortName } from './args';
+import { StoragePoolState } from './constants';
+import { settle } from './errors';
+import type { NativeStoragePool } from './native';
+import { StorageVolume } from './storage-volume';
+
+/** `virStoragePoolGetInfo`. Sizes in bytes. */
+export interface StoragePoolInfo {
+  state: StoragePoolState;
+  /** `inactive`, `building`, `running`, `degraded`, `inaccessible`. */
+  stateName: string;
+  capacity: number;
+  allocation: number;
+  available: number;
+}
+
+export class StoragePool {
+  readonly #native: NativeStoragePool;
+  readonly name: string;
+  readonly uuid: string;
+
+  /** @internal Created by virtkit only. */
+  constructor(handle: NativeStoragePool) {
+    this.#native = handle;
+    this.name = handle.getName();
+    this.uuid = handle.getUUIDString();
+  }
+
+  /** `virStoragePoolGetInfo`. */
+  async info(): Promise<StoragePoolInfo> {
+    const i = await settle(this.#native.getInfo(), 'StoragePool.info');
+    return {
+      state: i.state,
+      stateName: shortName(StoragePoolState, i.state, 'VIR_STORAGE_POOL_'),
+      capacity: i.capacity,
+      allocation: i.allocation,
+      available: i.available,
+    };
+  }
+
+  /** `virStoragePoolGetXMLDesc`. */
+  async getXML(flags?: number): Promise<string> {
+    return settle(this.#native.getXMLDesc(flagsArg(flags)), 'StoragePool.getXML');
+  }
+
+  /** `virStoragePoolIsActive`. */
+  isActive(): Promise<boolean> {
+    return settle(this.#native.isActive(), 'StoragePool.isActive');
+  }
+
+  /** `virStoragePoolIsPersistent`. */
+  isPersistent(): Promise<boolean> {
+    return settle(this.#native.isPersistent(), 'StoragePool.isPersistent');
+  }
+
+  /** `virStoragePoolGetAutostart`. */
+  autostart(): Promise<boolean> {
+    return settle(this.#native.getAutostart(), 'StoragePool.autostart');
+  }
+
+  /** `virStoragePoolListAllVolumes`: the pool's volumes (the pool must be active). */
+  async listVolumes(flags?: number): Promise<StorageVolume[]> {
+    const handles = await settle(this.#native.listAllVolumes(flagsArg(flags)), 'StoragePool.listVolumes');
+    return handles.map((h) => new StorageVolume(h));
+  }
+
+  /** Releases the handle now instead of at garbage collection. Idempotent. */
+  free(): void {
+    this.#native.free();
+  }
+
+  [inspect.custom](): string {
+    return `StoragePool { name: ${inspect(this.name)}, uuid: ${inspect(this.uuid)} }`;
+  }
+}

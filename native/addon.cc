@@ -1,0 +1,53 @@
+// Module init: libvirt initialisation, a silent error handler, per-instance addon data.
+#include <napi.h>
+#include <libvirt/libvirt.h>
+#include "addon.h"
+#include "connect.h"
+#include "domain.h"
+#include "storage_pool.h"
+#include "storage_vol.h"
+#include "convert.h"
+#include "errors.h"
+
+namespace virtkit {
+
+// setErrorClass(LibvirtError): the class native code instantiates for every failure.
+static Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction())
+    throw Napi::TypeError::New(info.Env(), "setErrorClass expects a class");
+  AddonData::Get(info.Env())->libvirtError = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virGetVersion (local, no I/O)
+static Napi::Value GetVersion(const Napi::CallbackInfo& info) {
+  unsigned long lib = 0;
+  if (virGetVersion(&lib, nullptr, nullptr) < 0)
+    throw Napi::Error::New(info.Env(), "virGetVersion failed");
+  return Napi::Number::New(info.Env(), double(lib));
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (virInitialize() < 0) throw Napi::Error::New(env, "virInitialize failed");
+  InstallSilentErrorHandler();
+  auto* data = new AddonData();
+  env.SetInstanceData(data);  // deleted with the environment
+
+  Napi::Function connect = Connect::Init(env);
+  data->connectClass = Napi::Persistent(connect);
+  data->storagePoolClass = Napi::Persistent(StoragePool::Init(env));
+  data->storageVolClass = Napi::Persistent(StorageVol::Init(env));
+  data->domainClass = Napi::Persistent(Domain::Init(env));
+
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));
+  exports.Set("openConnect", Napi::Function::New(env, Connect::Open, "openConnect"));
+  exports.Set("Connect", connect);
+  return exports;
+}
+
+}  // namespace virtkit
+
+static Napi::Object InitVirtkit(Napi::Env env, Napi::Object exports) { return virtkit::Init(env, exports); }
+
+NODE_API_MODULE(virtkit, InitVirtkit)

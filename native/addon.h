@@ -1,0 +1,19 @@
+// Per-instance addon state (one per Node environment: main thread or worker thread).
+// Holds no static JS references, so the addon loads in several worker threads at once.
+#pragma once
+#include <napi.h>
+
+namespace virtkit {
+
+struct AddonData {
+  Napi::FunctionReference libvirtError;  // lib/errors.ts LibvirtError, set at start-up
+  // Wrap constructors, one per libvirt object type.
+  Napi::FunctionReference connectClass;
+  Napi::FunctionReference storagePoolClass;
+  Napi::FunctionReference storageVolClass;
+  Napi::FunctionReference domainClass;
+
+  static AddonData* Get(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
+};
+
+}  // namespace virtkit

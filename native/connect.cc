@@ -1,0 +1,303 @@
+#include "connect.h"
+#include <cstring>
+#include <string.h>
+#include "addon.h"
+#include "domain.h"
+#include "storage_pool.h"
+#include "event_loop.h"
+
+namespace virtkit {
+
+const napi_type_tag ConnectTraits::kTag = {0x7669727463756e6bULL, 0x436f6e6e65637431ULL};
+
+namespace {
+
+// Credentials answered through virConnectOpenAuth. Lives on the worker thread for the
+// duration of the open; the password is wiped when it goes away.
+struct Credentials {
+  std::optional<std::string> username;
+  std::optional<std::string> password;
+  ~Credentials() {
+    if (password) explicit_bzero(password->data(), password->size());
+  }
+};
+
+int AnswerCredentials(virConnectCredentialPtr cred, unsigned int ncred, void* cbdata) {
+  auto* creds = static_cast<Credentials*>(cbdata);
+  for (unsigned int i = 0; i < ncred; i++) {
+    const std::optional<std::string>* answer = nullptr;
+    switch (cred[i].type) {
+      case VIR_CRED_USERNAME:
+      case VIR_CRED_AUTHNAME:
+      case VIR_CRED_ECHOPROMPT:
+        answer = &creds->username;
+        break;
+      case VIR_CRED_PASSPHRASE:
+      case VIR_CRED_NOECHOPROMPT:
+        answer = &creds->password;
+        break;
+      default:
+        break;
+    }
+    if (!answer || !*answer) return -1;  // libvirt then fails the open with an auth error
+    cred[i].result = strdup((*answer)->c_str());
+    if (!cred[i].result) return -1;
+    cred[i].resultlen = (*answer)->size();
+  }
+  return 0;
+}
+
+int kCredTypes[] = {VIR_CRED_USERNAME,   VIR_CRED_AUTHNAME,    VIR_CRED_PASSPHRASE,
+                    VIR_CRED_ECHOPROMPT, VIR_CRED_NOECHOPROMPT};
+
+struct Opened {
+  Hold<ConnectTraits> ref;
+  std::string uri;
+};
+
+template <typename Fn>
+auto Bool(Fn f) {
+  return [f](virConnectPtr c) {
+    int r = f(c);
+    if (r < 0) ThrowLastError();
+    return r == 1;
+  };
+}
+
+struct NodeInfo {
+  virNodeInfo v;
+};
+
+Napi::Value ToJs(Napi::Env env, Opened&& o) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("handle", ToJs(env, std::move(o.ref)));
+  out.Set("uri", o.uri);
+  return out;
+}
+
+Napi::Value ToJs(Napi::Env env, NodeInfo&& n) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("model", std::string(n.v.model, strnlen(n.v.model, sizeof n.v.model)));
+  o.Set("memory", double(n.v.memory));
+  o.Set("cpus", n.v.cpus);
+  o.Set("mhz", n.v.mhz);
+  o.Set("nodes", n.v.nodes);
+  o.Set("sockets", n.v.sockets);
+  o.Set("cores", n.v.cores);
+  o.Set("threads", n.v.threads);
+  return o;
+}
+
+}  // namespace
+
+Napi::FunctionReference& Connect::Constructor(Napi::Env env) { return AddonData::Get(env)->connectClass; }
+
+Napi::Function Connect::Init(Napi::Env env) {
+  return DefineClass(env, "Connect",
+                     {
+                         InstanceMethod<&Connect::Close>("close"),
+                         InstanceMethod<&Connect::IsClosed>("isClosed"),
+                         InstanceMethod<&Connect::IsAlive>("isAlive"),
+                         InstanceMethod<&Connect::IsSecure>("isSecure"),
+                         InstanceMethod<&Connect::IsEncrypted>("isEncrypted"),
+                         InstanceMethod<&Connect::GetURI>("getURI"),
+                         InstanceMethod<&Connect::GetHostname>("getHostname"),
+                         InstanceMethod<&Connect::GetType>("getType"),
+                         InstanceMethod<&Connect::GetVersion>("getVersion"),
+                         InstanceMethod<&Connect::GetLibVersion>("getLibVersion"),
+                         InstanceMethod<&Connect::GetCapabilities>("getCapabilities"),
+                         InstanceMethod<&Connect::GetSysinfo>("getSysinfo"),
+                         InstanceMethod<&Connect::GetMaxVcpus>("getMaxVcpus"),
+                         InstanceMethod<&Connect::NodeGetInfo>("nodeGetInfo"),
+                         InstanceMethod<&Connect::SetKeepAlive>("setKeepAlive"),
+                         InstanceMethod<&Connect::ListAllStoragePools>("listAllStoragePools"),
+                         InstanceMethod<&Connect::ListAllDomains>("listAllDomains"),
+                         InstanceMethod<&Connect::StoragePoolLookupByName>("storagePoolLookupByName"),
+                         InstanceMethod<&Connect::StoragePoolLookupByUUIDString>("storagePoolLookupByUUIDString"),
+                         InstanceMethod<&Connect::DomainLookupByName>("domainLookupByName"),
+                         InstanceMethod<&Connect::DomainLookupByUUIDString>("domainLookupByUUIDString"),
+                         InstanceMethod<&Connect::DomainLookupByID>("domainLookupByID"),
+                     });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectOpenAuth
+Napi::Value Connect::Open(const Napi::CallbackInfo& info) {
+  auto uri = ArgOptString(info, 0, "uri");
+  unsigned int flags = ArgFlags(info, 1);
+  auto creds = std::make_unique<Credentials>();
+  creds->username = ArgOptString(info, 2, "username");
+  creds->password = ArgOptString(info, 3, "password");
+  EnsureEventLoop();
+  return Queue(info.Env(), [uri = std::move(uri), flags, creds = std::move(creds)]() {
+    virConnectAuth auth = {kCredTypes, sizeof kCredTypes / sizeof kCredTypes[0], AnswerCredentials,
+                           creds.get()};
+    virConnectPtr c = virConnectOpenAuth(uri ? uri->c_str() : nullptr, &auth, flags);
+    if (!c) ThrowLastError();
+    Opened o{Hold<ConnectTraits>::Adopt(c), {}};
+    o.uri = TakeString(virConnectGetURI(c));
+    return o;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectClose
+Napi::Value Connect::Close(const Napi::CallbackInfo& info) {
+  Hold<ConnectTraits> ref = Detach();
+  if (!ref) return Queue(info.Env(), [] {});  // already closed: nothing to do
+  return Queue(info.Env(), [ref = std::move(ref)]() mutable {
+    if (virConnectClose(ref.Release()) < 0) ThrowLastError();
+  });
+}
+
+Napi::Value Connect::IsClosed(const Napi::CallbackInfo& info) { return IsFreed(info); }
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectIsAlive
+Napi::Value Connect::IsAlive(const Napi::CallbackInfo& info) { return Call(info, Bool(virConnectIsAlive)); }
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectIsSecure
+Napi::Value Connect::IsSecure(const Napi::CallbackInfo& info) { return Call(info, Bool(virConnectIsSecure)); }
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectIsEncrypted
+Napi::Value Connect::IsEncrypted(const Napi::CallbackInfo& info) {
+  return Call(info, Bool(virConnectIsEncrypted));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetURI
+Napi::Value Connect::GetURI(const Napi::CallbackInfo& info) {
+  return Call(info, [](virConnectPtr c) { return TakeString(virConnectGetURI(c)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetHostname
+Napi::Value Connect::GetHostname(const Napi::CallbackInfo& info) {
+  return Call(info, [](virConnectPtr c) { return TakeString(virConnectGetHostname(c)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetType
+Napi::Value Connect::GetType(const Napi::CallbackInfo& info) {
+  return Call(info, [](virConnectPtr c) {
+    const char* t = virConnectGetType(c);  // static string, not to be freed
+    if (!t) ThrowLastError();
+    return std::string(t);
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetVersion
+Napi::Value Connect::GetVersion(const Napi::CallbackInfo& info) {
+  return Call(info, [](virConnectPtr c) {
+    unsigned long v = 0;
+    if (virConnectGetVersion(c, &v) < 0) ThrowLastError();
+    return v;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetLibVersion
+Napi::Value Connect::GetLibVersion(const Napi::CallbackInfo& info) {
+  return Call(info, [](virConnectPtr c) {
+    unsigned long v = 0;
+    if (virConnectGetLibVersion(c, &v) < 0) ThrowLastError();
+    return v;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetCapabilities
+Napi::Value Connect::GetCapabilities(const Napi::CallbackInfo& info) {
+  return Call(info, [](virConnectPtr c) { return TakeString(virConnectGetCapabilities(c)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetSysinfo
+Napi::Value Connect::GetSysinfo(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virConnectPtr c) { return TakeString(virConnectGetSysinfo(c, flags)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetMaxVcpus
+Napi::Value Connect::GetMaxVcpus(const Napi::CallbackInfo& info) {
+  auto type = ArgOptString(info, 0, "type");
+  return Call(info, [type = std::move(type)](virConnectPtr c) {
+    int n = virConnectGetMaxVcpus(c, type ? type->c_str() : nullptr);
+    if (n < 0) ThrowLastError();
+    return n;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virNodeGetInfo
+Napi::Value Connect::NodeGetInfo(const Napi::CallbackInfo& info) {
+  return Call(info, [](virConnectPtr c) {
+    NodeInfo n;
+    memset(&n.v, 0, sizeof n.v);
+    if (virNodeGetInfo(c, &n.v) < 0) ThrowLastError();
+    return n;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-host.html#virConnectSetKeepAlive
+Napi::Value Connect::SetKeepAlive(const Napi::CallbackInfo& info) {
+  int interval = ArgInt(info, 0, "interval");
+  unsigned int count = ArgUint(info, 1, "count");
+  return Call(info, [interval, count](virConnectPtr c) {
+    int r = virConnectSetKeepAlive(c, interval, count);
+    if (r < 0) ThrowLastError();
+    return r == 0;  // false: the other side does not support keepalive
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePools
+Napi::Value Connect::ListAllStoragePools(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virConnectPtr c) {
+    virStoragePoolPtr* list = nullptr;
+    int n = virConnectListAllStoragePools(c, &list, flags);
+    return TakeList<StoragePoolTraits>(list, n);
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
+Napi::Value Connect::ListAllDomains(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virConnectPtr c) {
+    virDomainPtr* list = nullptr;
+    int n = virConnectListAllDomains(c, &list, flags);
+    return TakeList<DomainTraits>(list, n);
+  });
+}
+
+// Runs a lookup that returns a new object (or null with the error set) off the main thread.
+template <typename T, typename Fn>
+static auto Lookup(Fn lookup) {
+  return [lookup](virConnectPtr c) {
+    typename T::Ptr p = lookup(c);
+    if (!p) ThrowLastError();
+    return Hold<T>::Adopt(p);
+  };
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolLookupByName
+Napi::Value Connect::StoragePoolLookupByName(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  return Call(info, Lookup<StoragePoolTraits>([name](virConnectPtr c) { return virStoragePoolLookupByName(c, name.c_str()); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolLookupByUUIDString
+Napi::Value Connect::StoragePoolLookupByUUIDString(const Napi::CallbackInfo& info) {
+  std::string uuid = ArgString(info, 0, "uuid");
+  return Call(info, Lookup<StoragePoolTraits>([uuid](virConnectPtr c) { return virStoragePoolLookupByUUIDString(c, uuid.c_str()); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainLookupByName
+Napi::Value Connect::DomainLookupByName(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  return Call(info, Lookup<DomainTraits>([name](virConnectPtr c) { return virDomainLookupByName(c, name.c_str()); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainLookupByUUIDString
+Napi::Value Connect::DomainLookupByUUIDString(const Napi::CallbackInfo& info) {
+  std::string uuid = ArgString(info, 0, "uuid");
+  return Call(info, Lookup<DomainTraits>([uuid](virConnectPtr c) { return virDomainLookupByUUIDString(c, uuid.c_str()); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainLookupByID
+Napi::Value Connect::DomainLookupByID(const Napi::CallbackInfo& info) {
+  int id = ArgInt(info, 0, "id");
+  return Call(info, Lookup<DomainTraits>([id](virConnectPtr c) { return virDomainLookupByID(c, id); }));
+}
+
+}  // namespace virtkit

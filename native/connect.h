@@ -1,0 +1,56 @@
+// virConnectPtr: the connection wrap. Methods mirror virConnect* / virNode* functions.
+#pragma once
+#include <napi.h>
+#include <libvirt/libvirt.h>
+#include "handle.h"
+
+namespace virtkit {
+
+class Connect;
+
+struct ConnectTraits {
+  using Ptr = virConnectPtr;
+  using Class = Connect;
+  static constexpr const char* kName = "Connect";
+  static constexpr int kInvalid = VIR_ERR_INVALID_CONN;
+  static constexpr const char* kFreed = "the connection is closed";
+  static const napi_type_tag kTag;
+  static int Ref(Ptr p) { return virConnectRef(p); }
+  static void Unref(Ptr p) { virConnectClose(p); }
+};
+
+class Connect : public Handle<Connect, ConnectTraits> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // openConnect(uri|null, flags, username|null, password|null) -> Promise<{handle, uri}>
+  static Napi::Value Open(const Napi::CallbackInfo& info);
+  static Napi::FunctionReference& Constructor(Napi::Env env);
+
+  explicit Connect(const Napi::CallbackInfo& info) : Handle(info) {}
+
+ private:
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  Napi::Value IsAlive(const Napi::CallbackInfo& info);
+  Napi::Value IsSecure(const Napi::CallbackInfo& info);
+  Napi::Value IsEncrypted(const Napi::CallbackInfo& info);
+  Napi::Value GetURI(const Napi::CallbackInfo& info);
+  Napi::Value GetHostname(const Napi::CallbackInfo& info);
+  Napi::Value GetType(const Napi::CallbackInfo& info);
+  Napi::Value GetVersion(const Napi::CallbackInfo& info);
+  Napi::Value GetLibVersion(const Napi::CallbackInfo& info);
+  Napi::Value GetCapabilities(const Napi::CallbackInfo& info);
+  Napi::Value GetSysinfo(const Napi::CallbackInfo& info);
+  Napi::Value GetMaxVcpus(const Napi::CallbackInfo& info);
+  Napi::Value NodeGetInfo(const Napi::CallbackInfo& info);
+  Napi::Value SetKeepAlive(const Napi::CallbackInfo& info);
+  Napi::Value ListAllStoragePools(const Napi::CallbackInfo& info);
+  Napi::Value ListAllDomains(const Napi::CallbackInfo& info);
+  Napi::Value StoragePoolLookupByName(const Napi::CallbackInfo& info);
+  Napi::Value StoragePoolLookupByUUIDString(const Napi::CallbackInfo& info);
+  Napi::Value DomainLookupByName(const Napi::CallbackInfo& info);
+  Napi::Value DomainLookupByUUIDString(const Napi::CallbackInfo& info);
+  Napi::Value DomainLookupByID(const Napi::CallbackInfo& info);
+};
+
+}  // namespace virtkit

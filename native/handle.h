@@ -1,0 +1,178 @@
+// Handles: one type-tagged ObjectWrap per libvirt object type.
+//  - Created only by native code (Wrap()); `new` from JS throws TypeError.
+//  - The wrap owns one libvirt reference; Free()/close and the finalizer give it up once.
+//  - Every async call takes its own reference (Hold<>) before it is queued and drops it on the
+//    worker thread, so a wrap freed or garbage-collected mid-call stays valid for the call.
+//  - Dropping a reference can close a connection (network I/O), so the finalizer hands its
+//    reference to the reaper thread instead of dropping it on the main thread.
+#pragma once
+#include <napi.h>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+#include "errors.h"
+#include "worker.h"
+
+namespace virtkit {
+
+// Runs release jobs on one background thread (process-wide, no JS involved).
+void ReleaseOffThread(std::function<void()> job);
+
+// Per-type traits: T::Ptr, T::Ref(ptr) (adds a reference), T::Unref(ptr), T::kName,
+// T::kTag (napi_type_tag), T::kInvalid (the libvirt error code for a freed handle) and
+// T::kFreed (its message), T::Class (the wrap class, which has a static Constructor(env)).
+template <typename T>
+class Hold {
+ public:
+  using Ptr = typename T::Ptr;
+  Hold() = default;
+  // Adds a reference to p.
+  static Hold Take(Ptr p) {
+    Hold r;
+    if (p && T::Ref(p) == 0) r.p_ = p;
+    return r;
+  }
+  // Adopts a reference the caller already owns.
+  static Hold Adopt(Ptr p) {
+    Hold r;
+    r.p_ = p;
+    return r;
+  }
+  Hold(Hold&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Hold& operator=(Hold&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  Hold(const Hold&) = delete;
+  Hold& operator=(const Hold&) = delete;
+  ~Hold() { Reset(); }
+
+  Ptr get() const { return p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+  Ptr Release() { return std::exchange(p_, nullptr); }
+  void Reset() {
+    if (p_) T::Unref(std::exchange(p_, nullptr));
+  }
+
+ private:
+  Ptr p_ = nullptr;
+};
+
+// Token proving a construction comes from native code.
+extern int kNativeConstructToken;
+
+template <typename Derived, typename T>
+class Handle : public Napi::ObjectWrap<Derived> {
+ public:
+  using Ptr = typename T::Ptr;
+
+  explicit Handle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Derived>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsExternal() ||
+        info[0].As<Napi::External<int>>().Data() != &kNativeConstructToken)
+      throw Napi::TypeError::New(env, std::string("Illegal constructor: ") + T::kName +
+                                          " objects are created by virtkit only");
+    ptr_ = static_cast<Ptr>(info[1].As<Napi::External<void>>().Data());
+    napi_type_tag_object(env, info.This(), &T::kTag);
+  }
+
+  ~Handle() override {
+    if (Ptr p = std::exchange(ptr_, nullptr)) ReleaseOffThread([p] { T::Unref(p); });
+  }
+
+  // Wraps an owned reference in a new JS object of this class.
+  static Napi::Object Wrap(Napi::Env env, Napi::FunctionReference& ctor, Hold<T> ref) {
+    Ptr p = ref.Release();
+    try {
+      return ctor.New({Napi::External<int>::New(env, &kNativeConstructToken),
+                       Napi::External<void>::New(env, p)});
+    } catch (...) {
+      ReleaseOffThread([p] { T::Unref(p); });
+      throw;
+    }
+  }
+
+  // The wrap behind a JS value, or a TypeError if it is not a live object of this type.
+  static Derived* FromValue(Napi::Value v, const char* what) {
+    Napi::Env env = v.Env();
+    bool ok = false;
+    if (v.IsObject()) napi_check_object_type_tag(env, v, &T::kTag, &ok);
+    if (!ok) throw Napi::TypeError::New(env, std::string(what) + " must be a " + T::kName);
+    return Napi::ObjectWrap<Derived>::Unwrap(v.As<Napi::Object>());
+  }
+
+  Ptr ptr() const { return ptr_; }
+
+  using Method = Napi::Value (Derived::*)(const Napi::CallbackInfo&);
+  using Props = std::vector<typename Napi::ObjectWrap<Derived>::PropertyDescriptor>;
+
+  // DefineClass with the methods every handle of a child object has: free(), isFreed().
+  static Napi::Function DefineHandleClass(Napi::Env env, const char* name, Props props) {
+    props.push_back(Napi::ObjectWrap<Derived>::InstanceMethod("free", static_cast<Method>(&Handle::Free)));
+    props.push_back(Napi::ObjectWrap<Derived>::InstanceMethod("isFreed", static_cast<Method>(&Handle::IsFreed)));
+    return Napi::ObjectWrap<Derived>::DefineClass(env, name, props);
+  }
+
+ protected:
+  static Failure FreedFailure() { return Failure::Local(T::kInvalid, T::kFreed); }
+
+  // Queues fn(Ptr) on the thread pool with its own reference. A freed handle rejects
+  // without a thread hop.
+  template <typename Fn>
+  Napi::Value Call(const Napi::CallbackInfo& info, Fn fn) {
+    Napi::Env env = info.Env();
+    if (!ptr_) return RejectedPromise(env, FreedFailure());
+    Hold<T> ref = Hold<T>::Take(ptr_);
+    if (!ref) return RejectedPromise(env, Failure::FromLastError());
+    return Queue(env, [ref = std::move(ref), fn = std::move(fn)]() mutable { return fn(ref.get()); });
+  }
+
+  // Gives up the wrap's own reference; returns it (or an empty Ref if already freed).
+  Hold<T> Detach() { return Hold<T>::Adopt(std::exchange(ptr_, nullptr)); }
+
+  Napi::Value IsFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ptr_ == nullptr); }
+
+  // free(): gives up the wrap's reference now (idempotent); calls in flight keep theirs.
+  Napi::Value Free(const Napi::CallbackInfo& info) {
+    if (Ptr p = std::exchange(ptr_, nullptr)) ReleaseOffThread([p] { T::Unref(p); });
+    return info.Env().Undefined();
+  }
+
+  // For accessors that libvirt answers from the local object (name, UUID, key): no I/O, so
+  // they run synchronously. fn returns a possibly-null C string owned by libvirt, or
+  // fills a buffer.
+  template <typename Fn>
+  Napi::Value Local(const Napi::CallbackInfo& info, Fn fn) {
+    Napi::Env env = info.Env();
+    if (!ptr_) throw Napi::Error(env, MakeError(env, FreedFailure()));
+    return fn(env, ptr_);
+  }
+
+ private:
+  Ptr ptr_ = nullptr;
+};
+
+// Takes ownership of a libvirt-allocated array of n objects (each with one reference) and
+// frees the array; throws the last error when n < 0.
+template <typename T>
+std::vector<Hold<T>> TakeList(typename T::Ptr* list, int n) {
+  if (n < 0) ThrowLastError();
+  std::vector<Hold<T>> out;
+  out.reserve(n);
+  for (int i = 0; i < n; i++) out.push_back(Hold<T>::Adopt(list[i]));  // JS owns list[i] now
+  free(list);
+  return out;
+}
+
+// A libvirt object returned by a worker becomes a new wrap (of its traits' class) in JS.
+template <typename T>
+Napi::Value ToJs(Napi::Env env, Hold<T>&& ref) {
+  if (!ref) return env.Null();
+  return T::Class::Wrap(env, T::Class::Constructor(env), std::move(ref));
+}
+
+}  // namespace virtkit

@@ -1,0 +1,109 @@
+#include "storage_pool.h"
+#include "addon.h"
+#include "storage_vol.h"
+
+namespace virtkit {
+
+const napi_type_tag StoragePoolTraits::kTag = {0x7669727463756e6bULL, 0x53746f72506f6f6cULL};
+
+namespace {
+struct PoolInfo {
+  virStoragePoolInfo v;
+};
+
+Napi::Value ToJs(Napi::Env env, PoolInfo&& i) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("state", i.v.state);
+  o.Set("capacity", double(i.v.capacity));
+  o.Set("allocation", double(i.v.allocation));
+  o.Set("available", double(i.v.available));
+  return o;
+}
+
+template <typename Fn>
+auto Bool(Fn f) {
+  return [f](virStoragePoolPtr p) {
+    int r = f(p);
+    if (r < 0) ThrowLastError();
+    return r == 1;
+  };
+}
+}  // namespace
+
+Napi::FunctionReference& StoragePool::Constructor(Napi::Env env) { return AddonData::Get(env)->storagePoolClass; }
+
+Napi::Function StoragePool::Init(Napi::Env env) {
+  return DefineHandleClass(env, "StoragePool",
+                     {
+                         InstanceMethod<&StoragePool::GetName>("getName"),
+                         InstanceMethod<&StoragePool::GetUUIDString>("getUUIDString"),
+                         InstanceMethod<&StoragePool::GetInfo>("getInfo"),
+                         InstanceMethod<&StoragePool::GetXMLDesc>("getXMLDesc"),
+                         InstanceMethod<&StoragePool::IsActive>("isActive"),
+                         InstanceMethod<&StoragePool::IsPersistent>("isPersistent"),
+                         InstanceMethod<&StoragePool::GetAutostart>("getAutostart"),
+                         InstanceMethod<&StoragePool::ListAllVolumes>("listAllVolumes"),
+                     });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetName (local)
+Napi::Value StoragePool::GetName(const Napi::CallbackInfo& info) {
+  return Local(info, [](Napi::Env env, virStoragePoolPtr p) -> Napi::Value {
+    const char* name = virStoragePoolGetName(p);
+    if (!name) throw Napi::Error(env, MakeError(env, Failure::FromLastError()));
+    return Napi::String::New(env, name);
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetUUIDString (local)
+Napi::Value StoragePool::GetUUIDString(const Napi::CallbackInfo& info) {
+  return Local(info, [](Napi::Env env, virStoragePoolPtr p) -> Napi::Value {
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (virStoragePoolGetUUIDString(p, uuid) < 0) throw Napi::Error(env, MakeError(env, Failure::FromLastError()));
+    return Napi::String::New(env, uuid);
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetInfo
+Napi::Value StoragePool::GetInfo(const Napi::CallbackInfo& info) {
+  return Call(info, [](virStoragePoolPtr p) {
+    PoolInfo i{};
+    if (virStoragePoolGetInfo(p, &i.v) < 0) ThrowLastError();
+    return i;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetXMLDesc
+Napi::Value StoragePool::GetXMLDesc(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virStoragePoolPtr p) { return TakeString(virStoragePoolGetXMLDesc(p, flags)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolIsActive
+Napi::Value StoragePool::IsActive(const Napi::CallbackInfo& info) { return Call(info, Bool(virStoragePoolIsActive)); }
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolIsPersistent
+Napi::Value StoragePool::IsPersistent(const Napi::CallbackInfo& info) {
+  return Call(info, Bool(virStoragePoolIsPersistent));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetAutostart
+Napi::Value StoragePool::GetAutostart(const Napi::CallbackInfo& info) {
+  return Call(info, [](virStoragePoolPtr p) {
+    int autostart = 0;
+    if (virStoragePoolGetAutostart(p, &autostart) < 0) ThrowLastError();
+    return autostart != 0;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolListAllVolumes
+Napi::Value StoragePool::ListAllVolumes(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virStoragePoolPtr p) {
+    virStorageVolPtr* list = nullptr;
+    int n = virStoragePoolListAllVolumes(p, &list, flags);
+    return TakeList<StorageVolTraits>(list, n);
+  });
+}
+
+}  // namespace virtkit

@@ -1,0 +1,36 @@
+// virStorageVolPtr: the storage volume wrap. Methods mirror virStorageVol* functions.
+#pragma once
+#include <napi.h>
+#include <libvirt/libvirt.h>
+#include "handle.h"
+
+namespace virtkit {
+
+class StorageVol;
+
+struct StorageVolTraits {
+  using Ptr = virStorageVolPtr;
+  using Class = StorageVol;
+  static constexpr const char* kName = "StorageVol";
+  static constexpr int kInvalid = VIR_ERR_INVALID_STORAGE_VOL;
+  static constexpr const char* kFreed = "the storage volume handle has been freed";
+  static const napi_type_tag kTag;
+  static int Ref(Ptr p) { return virStorageVolRef(p); }
+  static void Unref(Ptr p) { virStorageVolFree(p); }
+};
+
+class StorageVol : public Handle<StorageVol, StorageVolTraits> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static Napi::FunctionReference& Constructor(Napi::Env env);
+  explicit StorageVol(const Napi::CallbackInfo& info) : Handle(info) {}
+
+ private:
+  Napi::Value GetName(const Napi::CallbackInfo& info);
+  Napi::Value GetKey(const Napi::CallbackInfo& info);
+  Napi::Value GetPath(const Napi::CallbackInfo& info);
+  Napi::Value GetInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetXMLDesc(const Napi::CallbackInfo& info);
+};
+
+}  // namespace virtkit

@@ -1,0 +1,84 @@
+// Connection API against the private libvirtd that scripts/testenv.js starts (QEMU driver).
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { connect, LibvirtError, libvirtVersion } from 'virtkit';
+import { daemonUri } from '../helpers';
+
+// What libvirt reads for the host's memory: the NUMA nodes' totals from sysfs when the
+// kernel has them, else /proc/meminfo.
+function hostMemoryKiB(): number {
+  const nodes = '/sys/devices/system/node';
+  const files = fs.existsSync(nodes)
+    ? fs.readdirSync(nodes).filter((n) => /^node\d+$/.test(n)).map((n) => `${nodes}/${n}/meminfo`)
+    : [];
+  const read = (f: string) => Number(/MemTotal:\s+(\d+) kB/.exec(fs.readFileSync(f, 'utf8'))?.[1] ?? NaN);
+  return files.length ? files.reduce((sum, f) => sum + read(f), 0) : read('/proc/meminfo');
+}
+
+const target = daemonUri();
+if ('skip' in target) {
+  t.test('daemon tier', { skip: target.skip }, async () => {});
+} else {
+  const { uri } = target;
+
+  t.test('connects to the private libvirtd and reads host facts', async (t) => {
+    const conn = await connect(uri);
+    t.teardown(() => conn.close());
+    t.match(conn.uri, /^qemu\+unix:\/\/\/system/);
+    t.equal(await conn.type(), 'QEMU');
+    t.equal(await conn.isAlive(), true);
+    t.equal(await conn.isSecure(), true, 'a UNIX socket is secure');
+    t.equal(await conn.isEncrypted(), false);
+    t.same(await conn.libVersion(), libvirtVersion());
+    t.ok((await conn.version()).major >= 7, 'QEMU version decoded');
+    t.equal(await conn.hostname(), os.hostname());
+    const info = await conn.nodeInfo();
+    t.equal(info.cpus, os.cpus().length);
+    t.equal(info.memoryKiB, hostMemoryKiB(), 'memory matches what the kernel reports');
+    const caps = await conn.capabilities();
+    t.equal(caps.host.cpu.arch, 'x86_64');
+    const x86 = caps.guests.find((g) => g.arch === 'x86_64' && g.osType === 'hvm');
+    t.ok(x86, 'x86_64 hvm guests');
+    const types = x86!.domains.map((d) => d.type);
+    t.ok(types.includes('qemu'), 'TCG available');
+    if (fs.existsSync('/dev/kvm')) t.ok(types.includes('kvm'), 'KVM available with /dev/kvm');
+    t.ok(x86!.machines.some((m) => m.name.startsWith('pc-q35') || m.canonical?.startsWith('pc-q35')), 'q35 machines listed');
+    t.ok((await conn.maxVcpus('kvm').catch(() => conn.maxVcpus('qemu'))) >= 1);
+  });
+
+  t.test('keepAlive is active on a daemon connection', async (t) => {
+    const conn = await connect(uri, { keepAlive: { interval: 5, count: 3 } });
+    t.teardown(() => conn.close());
+    t.equal(conn.keepAlive, true);
+    t.equal(await conn.type(), 'QEMU');
+  });
+
+  t.test('read-only connection to the daemon', async (t) => {
+    const conn = await connect(uri, { readOnly: true });
+    t.teardown(() => conn.close());
+    t.equal(await conn.type(), 'QEMU');
+  });
+
+  t.test('sysinfo is typed or a typed error', async (t) => {
+    const conn = await connect(uri);
+    t.teardown(() => conn.close());
+    const r = await conn.sysinfo().catch((e: unknown) => e);
+    if (r instanceof LibvirtError) t.ok(r.codeName.startsWith('VIR_ERR_'), `typed error: ${r.codeName}`);
+    else t.equal((r as { type: string }).type, 'smbios');
+  });
+
+  t.test('a socket that does not exist is a typed error', async (t) => {
+    const err = await connect('qemu+unix:///system?socket=/nonexistent/virtkit-sock').catch((e: unknown) => e);
+    t.ok(err instanceof LibvirtError);
+    t.equal((err as LibvirtError).codeName, 'VIR_ERR_SYSTEM_ERROR');
+    t.match((err as LibvirtError).message, /nonexistent/);
+  });
+
+  t.test('many calls in flight to the daemon', async (t) => {
+    const conn = await connect(uri);
+    t.teardown(() => conn.close());
+    const r = await Promise.all(Array.from({ length: 500 }, () => conn.nodeInfo()));
+    t.equal(new Set(r.map((x) => x.cpus)).size, 1);
+  });
+}

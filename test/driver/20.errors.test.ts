@@ -1,0 +1,94 @@
+// Errors: libvirt failures are LibvirtErrors with decoded fields and the caller's stack;
+// wrong argument types are TypeErrors raised before native code runs.
+import t from 'tap';
+import { inspect } from 'node:util';
+import { connect, ErrorDomain, ErrorNumber, LibvirtError } from 'virtkit';
+
+t.test('an unparsable URI rejects with a decoded LibvirtError and the caller\'s stack', async (t) => {
+  async function openBogus() {
+    return await connect('::not a uri');
+  }
+  const err = await openBogus().catch((e: unknown) => e);
+  t.ok(err instanceof LibvirtError, 'instanceof LibvirtError');
+  t.ok(err instanceof Error, 'instanceof Error');
+  const e = err as LibvirtError;
+  t.equal(e.name, 'LibvirtError');
+  t.equal(e.code, ErrorNumber.VIR_ERR_INTERNAL_ERROR);
+  t.equal(e.codeName, 'VIR_ERR_INTERNAL_ERROR');
+  t.equal(e.domain, ErrorDomain.VIR_FROM_URI);
+  t.equal(e.domainName, 'VIR_FROM_URI');
+  t.equal(e.level, 2);
+  t.equal(e.levelName, 'VIR_ERR_ERROR');
+  t.match(e.message, /Unable to parse URI ::not a uri/);
+  t.equal(typeof e.int1, 'number');
+  t.match(e.stack ?? '', /at connect \(virtkit\)/);
+  t.match(e.stack ?? '', /openBogus/, 'stack names the calling function');
+  t.match(inspect(e), /VIR_ERR_INTERNAL_ERROR/);
+
+  const missing = await connect('test:///nonexistent/virtkit.xml').catch((e: unknown) => e);
+  t.ok(missing instanceof LibvirtError);
+  t.equal((missing as LibvirtError).codeName, 'VIR_ERR_XML_ERROR');
+  t.equal((missing as LibvirtError).domainName, 'VIR_FROM_TEST');
+});
+
+t.test('calls on a closed connection reject with VIR_ERR_INVALID_CONN; close is idempotent', async (t) => {
+  const conn = await connect('test:///default');
+  await conn.close();
+  t.equal(conn.closed, true);
+  await conn.close();
+  await conn.close();
+  for (const call of [() => conn.hostname(), () => conn.capabilities(), () => conn.nodeInfo(), () => conn.isAlive()]) {
+    const err = await call().catch((e: unknown) => e);
+    t.ok(err instanceof LibvirtError);
+    t.equal((err as LibvirtError).codeName, 'VIR_ERR_INVALID_CONN');
+    t.match((err as LibvirtError).message, /connection is closed/);
+  }
+});
+
+t.test('wrong argument types are TypeErrors, raised before native code', async (t) => {
+  const bad: Array<[string, () => Promise<unknown>]> = [
+    ['uri number', () => connect(42 as unknown as string)],
+    ['uri object', () => connect({} as unknown as string)],
+    ['uri with NUL', () => connect('test:///default\0x')],
+    ['options string', () => connect('test:///default', 'ro' as never)],
+    ['readOnly string', () => connect('test:///default', { readOnly: 'yes' as never })],
+    ['auth string', () => connect('test:///default', { auth: 'x' as never })],
+    ['auth.password number', () => connect('test:///default', { auth: { password: 1 as never } })],
+    ['keepAlive string', () => connect('test:///default', { keepAlive: 'x' as never })],
+  ];
+  for (const [what, call] of bad) {
+    const err = await call().catch((e: unknown) => e);
+    t.type(err, TypeError, what);
+  }
+  for (const [what, ka] of [
+    ['fractional', { interval: 1.5, count: 1 }],
+    ['negative count', { interval: 5, count: -1 }],
+    ['huge', { interval: 2 ** 40, count: 1 }],
+  ] as const) {
+    const err = await connect('test:///default', { keepAlive: ka }).catch((e: unknown) => e);
+    t.type(err, RangeError, what);
+  }
+  const conn = await connect('test:///default');
+  t.teardown(() => conn.close());
+  t.type(await conn.maxVcpus(7 as never).catch((e: unknown) => e), TypeError);
+  t.type(await conn.setKeepAlive(null as never).catch((e: unknown) => e), TypeError);
+});
+
+t.test('native objects cannot be constructed or misused from JS', async (t) => {
+  const conn = await connect('test:///default');
+  t.teardown(() => conn.close());
+  const NativeConnect = (conn._native as unknown as { constructor: new (...a: unknown[]) => unknown }).constructor;
+  t.throws(() => new NativeConnect(), TypeError);
+  t.throws(() => new NativeConnect({}, {}), TypeError);
+  // A method called on a foreign receiver fails safely.
+  const getHostname = (conn._native as unknown as { getHostname: () => Promise<string> }).getHostname;
+  t.throws(() => getHostname.call({}));
+});
+
+t.test('LibvirtError decodes unknown codes without throwing', async (t) => {
+  const e = new LibvirtError({ code: 99999, domain: 99999, level: 7, message: 'm' });
+  t.equal(e.codeName, 'VIR_ERR_99999');
+  t.equal(e.domainName, 'VIR_FROM_99999');
+  t.equal(e.str1, null);
+  t.equal(e.int1, 0);
+});

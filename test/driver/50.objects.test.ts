@@ -1,0 +1,143 @@
+// Pools, volumes and domains as far as the foundation binds them (listing, info, XML,
+// handle lifetime), on a custom test-driver host with known contents.
+import t from 'tap';
+import * as path from 'node:path';
+import { inspect } from 'node:util';
+import {
+  connect,
+  ConnectListAllDomainsFlags,
+  ConnectListAllStoragePoolsFlags,
+  Domain,
+  DomainState,
+  LibvirtError,
+  StoragePool,
+  StoragePoolState,
+  StorageVolume,
+} from 'virtkit';
+import { fixtures } from '../helpers';
+
+const uri = `test://${path.join(fixtures, 'testdriver', 'node.xml')}`;
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+t.test('pools and their volumes', async (t) => {
+  const conn = await connect(uri);
+  t.teardown(() => conn.close());
+  t.same((await conn.nodeInfo()).cpus, 2);
+  const pools = await conn.listAllStoragePools();
+  t.same(pools.map((p) => p.name), ['images']);
+  const pool = pools[0]!;
+  t.ok(pool instanceof StoragePool);
+  t.equal(pool.uuid, 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee');
+  t.same(await pool.info(), { state: StoragePoolState.VIR_STORAGE_POOL_RUNNING, stateName: 'running', capacity: 100 * GiB, allocation: 612 * MiB, available: 100 * GiB - 612 * MiB }); // the test driver sizes its pools itself
+  t.equal(await pool.isActive(), true);
+  t.equal(await pool.isPersistent(), true);
+  t.equal(await pool.autostart(), false);
+  t.match(await pool.getXML(), /<name>images<\/name>/);
+  t.match(inspect(pool), /StoragePool \{ name: 'images', uuid: 'aaaaaaaa-/);
+
+  const vols = await pool.listVolumes();
+  t.same(vols.map((v) => v.name).sort(), ['disk-a.qcow2', 'disk-b.raw']);
+  const a = vols.find((v) => v.name === 'disk-a.qcow2')!;
+  t.ok(a instanceof StorageVolume);
+  t.equal(a.key, '/var/lib/virtkit/images/disk-a.qcow2');
+  t.equal(await a.path(), '/var/lib/virtkit/images/disk-a.qcow2');
+  t.same(await a.info(), { type: 0, typeName: 'file', capacity: 2 * GiB, allocation: 512 * MiB });
+  t.match(await a.getXML(), /<format type='qcow2'\/>/);
+
+  const active = await conn.listAllStoragePools(ConnectListAllStoragePoolsFlags.VIR_CONNECT_LIST_STORAGE_POOLS_INACTIVE);
+  t.same(active, [], 'no inactive pools');
+});
+
+t.test('domains with their state', async (t) => {
+  const conn = await connect(uri);
+  t.teardown(() => conn.close());
+  const domains = await conn.listAllDomains();
+  t.same(domains.map((d) => d.name).sort(), ['db1', 'web1']);
+  const web = domains.find((d) => d.name === 'web1')!;
+  const db = domains.find((d) => d.name === 'db1')!;
+  t.ok(web instanceof Domain);
+  t.equal(web.uuid, '11111111-2222-3333-4444-555555555555');
+  t.equal(web.id, 1);
+  t.equal(db.id, null);
+  t.same(await web.state(), { state: DomainState.VIR_DOMAIN_RUNNING, stateName: 'running', reason: 0 }); // VIR_DOMAIN_RUNNING_UNKNOWN: loaded from the test XML
+  t.equal((await db.state()).stateName, 'shutoff');
+  const info = await web.info();
+  t.same({ ...info, cpuTimeNs: 0 }, { state: 1, stateName: 'running', maxMemoryKiB: 524288, memoryKiB: 524288, vcpus: 1, cpuTimeNs: 0 });
+  t.match(await db.getXML(), /<name>db1<\/name>/);
+  const inactive = await conn.listAllDomains(ConnectListAllDomainsFlags.VIR_CONNECT_LIST_DOMAINS_INACTIVE);
+  t.same(inactive.map((d) => d.name), ['db1']);
+  t.match(inspect(web), /Domain \{ name: 'web1', uuid: '11111111-2222-3333-4444-555555555555', id: 1 \}/);
+});
+
+t.test('free() is idempotent; a freed handle rejects with its libvirt error code', async (t) => {
+  const conn = await connect(uri);
+  t.teardown(() => conn.close());
+  const [pool] = await conn.listAllStoragePools();
+  const [vol] = await pool!.listVolumes();
+  const [dom] = await conn.listAllDomains();
+  const pending = pool!.info(); // in flight while freed: holds its own reference
+  pool!.free();
+  pool!.free();
+  vol!.free();
+  dom!.free();
+  t.equal((await pending).stateName, 'running');
+  for (const [call, code] of [
+    [() => pool!.info(), 'VIR_ERR_INVALID_STORAGE_POOL'],
+    [() => vol!.info(), 'VIR_ERR_INVALID_STORAGE_VOL'],
+    [() => dom!.state(), 'VIR_ERR_INVALID_DOMAIN'],
+  ] as const) {
+    const err = await call().catch((e: unknown) => e);
+    t.ok(err instanceof LibvirtError);
+    t.equal((err as LibvirtError).codeName, code);
+  }
+  t.equal(pool!.name, 'images', 'names stay readable after free');
+});
+
+t.test('objects outlive their closed connection object', async (t) => {
+  const conn = await connect(uri);
+  const [pool] = await conn.listAllStoragePools();
+  await conn.close();
+  // The pool holds a libvirt reference to the connection, so it still works.
+  t.equal((await pool!.info()).stateName, 'running');
+  pool!.free();
+});
+
+t.test('flags are checked before native code', async (t) => {
+  const conn = await connect(uri);
+  t.teardown(() => conn.close());
+  t.type(await conn.listAllStoragePools('active' as never).catch((e: unknown) => e), TypeError);
+  t.type(await conn.listAllDomains(1.5).catch((e: unknown) => e), TypeError);
+  t.type(await conn.listAllDomains(2 ** 33).catch((e: unknown) => e), RangeError);
+  // Bit 31 survives `|` (which makes it negative in JS) and reaches libvirt, which refuses
+  // a flag it does not know with a typed error naming the argument.
+  const err = await conn.listAllDomains(1 << 31).catch((e: unknown) => e);
+  t.ok(err instanceof LibvirtError);
+  t.equal((err as LibvirtError).codeName, 'VIR_ERR_INVALID_ARG');
+  t.equal((err as LibvirtError).str2, 'flags');
+});
+
+t.test('lookups by name, UUID and id', async (t) => {
+  const conn = await connect(uri);
+  t.teardown(() => conn.close());
+  const pool = await conn.lookupStoragePoolByName('images');
+  t.equal(pool.uuid, 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee');
+  t.equal((await conn.lookupStoragePoolByUUID(pool.uuid)).name, 'images');
+  const web = await conn.lookupDomainByName('web1');
+  t.equal(web.uuid, '11111111-2222-3333-4444-555555555555');
+  t.equal((await conn.lookupDomainByUUID(web.uuid)).name, 'web1');
+  t.equal((await conn.lookupDomainById(1)).name, 'web1');
+  for (const [call, code] of [
+    [() => conn.lookupStoragePoolByName('nope'), 'VIR_ERR_NO_STORAGE_POOL'],
+    [() => conn.lookupDomainByName('nope'), 'VIR_ERR_NO_DOMAIN'],
+    [() => conn.lookupDomainById(4242), 'VIR_ERR_NO_DOMAIN'],
+    [() => conn.lookupDomainByUUID('not-a-uuid'), 'VIR_ERR_INVALID_ARG'],
+  ] as const) {
+    const err = await call().catch((e: unknown) => e);
+    t.ok(err instanceof LibvirtError, code);
+    t.equal((err as LibvirtError).codeName, code);
+  }
+  t.type(await conn.lookupDomainByName(7 as never).catch((e: unknown) => e), TypeError);
+  t.type(await conn.lookupDomainByName('a\0b').catch((e: unknown) => e), TypeError);
+  t.type(await conn.lookupDomainById(-1).catch((e: unknown) => e), RangeError);
+});

@@ -1,0 +1,57 @@
+/** Shared test helpers: paths, the test environment started by scripts/test.sh, GC. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+
+/** The repository root (tests run from dist/test/<tier>/). */
+export const repoRoot = path.resolve(__dirname, '..', '..');
+export const fixtures = path.join(repoRoot, 'test', 'fixtures');
+
+export interface IscsiLun {
+  lun: number;
+  sizeBytes: number;
+  path: string;
+  vendor?: string;
+  product?: string;
+  serial?: string;
+}
+export interface IscsiTarget {
+  iqn: string;
+  tid: number;
+  chap: { username: string; password: string } | null;
+  mutual: { username: string; password: string } | null;
+  luns: IscsiLun[];
+}
+export type Part<T> = T | { skipped: string };
+export interface TestEnv {
+  libvirt: Part<{ uri: string; socket: string }>;
+  iscsi: Part<{ portal: string; controlPort: number; targets: IscsiTarget[] }>;
+}
+
+function isSkipped<T>(p: Part<T> | undefined): p is { skipped: string } {
+  return !p || typeof (p as { skipped?: string }).skipped === 'string';
+}
+
+/** The environment scripts/testenv.js started (via $VIRTKIT_TESTENV), or null. */
+export function testEnv(): TestEnv | null {
+  const file = process.env.VIRTKIT_TESTENV;
+  if (!file) return null;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as TestEnv;
+}
+
+/** The private libvirtd's URI, or the reason it is not available (for tap's `skip`). */
+export function daemonUri(): { uri: string } | { skip: string } {
+  const env = testEnv();
+  if (!env) return { skip: 'no test environment: run the tests with `npm test` (scripts/test.sh starts a private libvirtd)' };
+  if (isSkipped(env.libvirt)) return { skip: `private libvirtd not running: ${(env.libvirt as { skipped: string } | undefined)?.skipped ?? 'not started'}` };
+  return { uri: env.libvirt.uri };
+}
+
+/** Forces a full garbage collection, with or without --expose-gc. */
+export function forceGc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g();
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}

@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { connect, LibvirtError, libvirtVersion } from 'virtkit';
-import { daemonUri } from '../helpers';
+import { daemonUri, forceGc } from '../helpers';
 
 // What libvirt reads for the host's memory: the NUMA nodes' totals from sysfs when the
 // kernel has them, else /proc/meminfo.
@@ -81,4 +81,30 @@ if ('skip' in target) {
     const r = await Promise.all(Array.from({ length: 500 }, () => conn.nodeInfo()));
     t.equal(new Set(r.map((x) => x.cpus)).size, 1);
   });
+}
+
+{
+  const target2 = daemonUri();
+  if (!('skip' in target2)) {
+    t.test('GC of a daemon connection while thousands of calls are in flight', async (t) => {
+      let finalized = false;
+      const registry = new FinalizationRegistry<string>(() => {
+        finalized = true;
+      });
+      const pending: Array<Promise<unknown>> = [];
+      await (async () => {
+        const conn = await connect(target2.uri);
+        registry.register(conn, 'daemon');
+        for (let i = 0; i < 3000; i++) pending.push(i % 2 ? conn.nodeInfo() : conn.hostname());
+      })();
+      forceGc(); // the Connection object is unreachable now; its calls are still running
+      const results = await Promise.allSettled(pending);
+      t.equal(results.filter((r) => r.status === 'fulfilled').length, 3000, 'every call resolved');
+      for (let i = 0; i < 50 && !finalized; i++) {
+        forceGc();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      t.ok(finalized, 'the connection was collected');
+    });
+  }
 }

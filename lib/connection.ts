@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util';
 import { flagsArg, stringArg } from './args';
-import { ConnectFlags, ErrorNumber } from './constants';
+import { ConnectFlags, ErrorDomain, ErrorLevel, ErrorNumber } from './constants';
 import { Domain } from './domain';
 import { LibvirtError, settle } from './errors';
 import { native, type NativeConnect } from './native';
@@ -33,6 +33,7 @@ export interface ConnectOptions {
   /** Open with `VIR_CONNECT_RO`. */
   readOnly?: boolean;
   auth?: ConnectAuth;
+  /** Turn keepalive on (starts libvirt's event loop first, see {@link startEventLoop}). */
   keepAlive?: KeepAlive;
 }
 
@@ -82,6 +83,23 @@ function checkKeepAlive(k: unknown, what: string): asserts k is KeepAlive {
 }
 
 /**
+ * Starts libvirt's event loop (`virEventRegisterDefaultImpl`, run on one dedicated native
+ * thread), once per process. Keepalive and events need it, and only connections opened
+ * after it started can use them; `connect()` with `keepAlive` starts it by itself.
+ * It is not started by default because, once registered, every reply from a daemon is
+ * handed through the loop thread, which costs each remote call a thread switch.
+ * The thread keeps no process alive.
+ */
+export function startEventLoop(): void {
+  native.startEventLoop();
+}
+
+/** Whether {@link startEventLoop} has run in this process. */
+export function eventLoopRunning(): boolean {
+  return native.eventLoopRunning();
+}
+
+/**
  * Opens a connection (`virConnectOpenAuth`) off the main thread.
  *
  * @param uri libvirt URI; defaults to `$LIBVIRT_DEFAULT_URI`, then `test:///default`.
@@ -93,11 +111,13 @@ export async function connect(uri?: string | null, options?: ConnectOptions): Pr
   const opts = checkOptions(options);
   const target = uri ?? process.env.LIBVIRT_DEFAULT_URI ?? DEFAULT_URI;
   const flags = opts.readOnly ? ConnectFlags.VIR_CONNECT_RO : 0;
-  const { handle, uri: canonical } = await settle(
+  if (opts.keepAlive) startEventLoop();
+  const eventLoop = eventLoopRunning();
+  const handle = await settle(
     native.openConnect(target, flags, opts.auth?.username ?? null, opts.auth?.password ?? null),
     'connect',
   );
-  const conn = new Connection(handle, canonical, opts.readOnly === true);
+  const conn = new Connection(handle, target, opts.readOnly === true, eventLoop);
   if (opts.keepAlive) {
     try {
       await conn.setKeepAlive(opts.keepAlive);
@@ -116,17 +136,19 @@ export async function connect(uri?: string | null, options?: ConnectOptions): Pr
  */
 export class Connection {
   readonly #native: NativeConnect;
+  readonly #eventLoop: boolean;
   #keepAlive = false;
-  /** The canonical URI libvirt reports for this connection (`virConnectGetURI`). */
+  /** The URI this connection was opened with (after applying the defaults). */
   readonly uri: string;
   /** Whether it was opened read-only. */
   readonly readOnly: boolean;
 
   /** @internal Use {@link connect}. */
-  constructor(handle: NativeConnect, uri: string, readOnly: boolean) {
+  constructor(handle: NativeConnect, uri: string, readOnly: boolean, eventLoop: boolean) {
     this.#native = handle;
     this.uri = uri;
     this.readOnly = readOnly;
+    this.#eventLoop = eventLoop;
   }
 
   /** @internal The native handle, for other lib/ modules. */
@@ -150,6 +172,12 @@ export class Connection {
    */
   close(): Promise<void> {
     return settle(this.#native.close(), 'Connection.close');
+  }
+
+  /** `virConnectGetURI`: the URI as the driver reports it (a daemon round trip for remote
+   * connections). */
+  getURI(): Promise<string> {
+    return settle(this.#native.getURI(), 'Connection.getURI');
   }
 
   /** `virConnectIsAlive`: false when a remote connection has lost its daemon. */
@@ -234,10 +262,19 @@ export class Connection {
   /**
    * `virConnectSetKeepAlive`. Resolves `true` when keepalive is active, `false` when the
    * driver has no use for it (a local driver such as `test:///`) or the daemon does not
-   * support it. `interval <= 0` disables it.
+   * support it. `interval <= 0` disables it. Needs a connection opened after the event loop
+   * started (see {@link startEventLoop}); on others it rejects with
+   * `VIR_ERR_OPERATION_INVALID`, since nothing would read the daemon's answers.
    */
   async setKeepAlive(keepAlive: KeepAlive): Promise<boolean> {
     checkKeepAlive(keepAlive, 'keepAlive');
+    if (!this.#eventLoop && keepAlive.interval > 0)
+      throw new LibvirtError({
+        code: ErrorNumber.VIR_ERR_OPERATION_INVALID,
+        domain: ErrorDomain.VIR_FROM_NONE,
+        level: ErrorLevel.VIR_ERR_ERROR,
+        message: 'keepalive needs the event loop: open the connection with { keepAlive } or call startEventLoop() before connect()',
+      });
     try {
       this.#keepAlive = await settle(this.#native.setKeepAlive(keepAlive.interval, keepAlive.count), 'Connection.setKeepAlive');
     } catch (err) {

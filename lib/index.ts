@@ -2,7 +2,7 @@
  * virtkit: typed, non-blocking libvirt (and, soon, iSCSI) for Node.js.
  * Everything public is exported from here.
  */
-export { connect, Connection, DEFAULT_URI } from './connection';
+export { connect, Connection, DEFAULT_URI, eventLoopRunning, startEventLoop } from './connection';
 export type { ConnectAuth, ConnectOptions, KeepAlive, NodeInfo } from './connection';
 export { StoragePool } from './storage-pool';
 export type { StoragePoolInfo } from './storage-pool';

@@ -83,7 +83,9 @@ export interface NativeBinding {
     flags: number,
     username: string | null,
     password: string | null,
-  ): Promise<{ handle: NativeConnect; uri: string }>;
+  ): Promise<NativeConnect>;
+  startEventLoop(): void;
+  eventLoopRunning(): boolean;
 }
 
 export const native = bindings('virtkit') as NativeBinding;

@@ -8,6 +8,7 @@
 #include "storage_vol.h"
 #include "convert.h"
 #include "errors.h"
+#include "event_loop.h"
 
 namespace virtkit {
 
@@ -27,6 +28,17 @@ static Napi::Value GetVersion(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(lib));
 }
 
+// startEventLoop(): registers libvirt's default event loop and starts its thread (once per
+// process). Connections opened afterwards can use keepalive and events.
+static Napi::Value StartEventLoop(const Napi::CallbackInfo& info) {
+  if (!EnsureEventLoop()) throw Napi::Error(info.Env(), MakeError(info.Env(), Failure::FromLastError()));
+  return info.Env().Undefined();
+}
+
+static Napi::Value EventLoopRunning(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), EventLoopStarted());
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (virInitialize() < 0) throw Napi::Error::New(env, "virInitialize failed");
   InstallSilentErrorHandler();
@@ -42,6 +54,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));
   exports.Set("openConnect", Napi::Function::New(env, Connect::Open, "openConnect"));
+  exports.Set("startEventLoop", Napi::Function::New(env, StartEventLoop, "startEventLoop"));
+  exports.Set("eventLoopRunning", Napi::Function::New(env, EventLoopRunning, "eventLoopRunning"));
   exports.Set("Connect", connect);
   return exports;
 }

@@ -4,7 +4,6 @@
 #include "addon.h"
 #include "domain.h"
 #include "storage_pool.h"
-#include "event_loop.h"
 
 namespace virtkit {
 
@@ -50,10 +49,6 @@ int AnswerCredentials(virConnectCredentialPtr cred, unsigned int ncred, void* cb
 int kCredTypes[] = {VIR_CRED_USERNAME,   VIR_CRED_AUTHNAME,    VIR_CRED_PASSPHRASE,
                     VIR_CRED_ECHOPROMPT, VIR_CRED_NOECHOPROMPT};
 
-struct Opened {
-  Hold<ConnectTraits> ref;
-  std::string uri;
-};
 
 template <typename Fn>
 auto Bool(Fn f) {
@@ -67,13 +62,6 @@ auto Bool(Fn f) {
 struct NodeInfo {
   virNodeInfo v;
 };
-
-Napi::Value ToJs(Napi::Env env, Opened&& o) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("handle", ToJs(env, std::move(o.ref)));
-  out.Set("uri", o.uri);
-  return out;
-}
 
 Napi::Value ToJs(Napi::Env env, NodeInfo&& n) {
   Napi::Object o = Napi::Object::New(env);
@@ -127,15 +115,12 @@ Napi::Value Connect::Open(const Napi::CallbackInfo& info) {
   auto creds = std::make_unique<Credentials>();
   creds->username = ArgOptString(info, 2, "username");
   creds->password = ArgOptString(info, 3, "password");
-  EnsureEventLoop();
   return Queue(info.Env(), [uri = std::move(uri), flags, creds = std::move(creds)]() {
     virConnectAuth auth = {kCredTypes, sizeof kCredTypes / sizeof kCredTypes[0], AnswerCredentials,
                            creds.get()};
     virConnectPtr c = virConnectOpenAuth(uri ? uri->c_str() : nullptr, &auth, flags);
     if (!c) ThrowLastError();
-    Opened o{Hold<ConnectTraits>::Adopt(c), {}};
-    o.uri = TakeString(virConnectGetURI(c));
-    return o;
+    return Hold<ConnectTraits>::Adopt(c);
   });
 }
 

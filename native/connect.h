@@ -22,7 +22,7 @@ struct ConnectTraits {
 class Connect : public Handle<Connect, ConnectTraits> {
  public:
   static Napi::Function Init(Napi::Env env);
-  // openConnect(uri|null, flags, username|null, password|null) -> Promise<{handle, uri}>
+  // openConnect(uri|null, flags, username|null, password|null) -> Promise<Connect>
   static Napi::Value Open(const Napi::CallbackInfo& info);
   static Napi::FunctionReference& Constructor(Napi::Env env);
 

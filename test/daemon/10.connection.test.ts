@@ -2,7 +2,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { connect, LibvirtError, libvirtVersion } from 'virtkit';
+import { connect, eventLoopRunning, LibvirtError, libvirtVersion } from 'virtkit';
 import { daemonUri, forceGc } from '../helpers';
 
 // What libvirt reads for the host's memory: the NUMA nodes' totals from sysfs when the
@@ -45,6 +45,16 @@ if ('skip' in target) {
     if (fs.existsSync('/dev/kvm')) t.ok(types.includes('kvm'), 'KVM available with /dev/kvm');
     t.ok(x86!.machines.some((m) => m.name.startsWith('pc-q35') || m.canonical?.startsWith('pc-q35')), 'q35 machines listed');
     t.ok((await conn.maxVcpus('kvm').catch(() => conn.maxVcpus('qemu'))) >= 1);
+  });
+
+  t.test('keepalive needs the event loop; connect({ keepAlive }) starts it', async (t) => {
+    const plain = await connect(uri);
+    t.teardown(() => plain.close());
+    if (!eventLoopRunning()) {
+      const err = await plain.setKeepAlive({ interval: 5, count: 3 }).catch((e: unknown) => e);
+      t.equal((err as LibvirtError).codeName, 'VIR_ERR_OPERATION_INVALID');
+    }
+    t.match(await plain.getURI(), /^qemu\+unix:\/\/\/system/, 'the remote driver names the URI');
   });
 
   t.test('keepAlive is active on a daemon connection', async (t) => {

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""python3-libvirt side of virtkit's benchmark (driven by dist/bench/run.js).
+
+Run with Debian's interpreter, /usr/bin/python3 (the one python3-libvirt is installed for):
+
+    /usr/bin/python3 bench/pylibvirt.py '{"uri": "test:///default", "op": "lookupInfo",
+        "domain": "test", "concurrency": 1, "warmup": 200, "warmupMs": 500,
+        "iterations": 20000, "timeMs": 2500}'
+
+Performs one operation the same way run.ts does for virtkit and prints one JSON object on
+stdout: {"samplesNs": [latency of each measured op], "wallNs": wall time of the measured
+phase, "n": ..., "error": null | "message", "python": ..., "libvirt": ...}. Statistics are
+computed by run.ts, so both bindings are summarised by the same code.
+
+With "eventLoop": true, libvirt's default event loop runs on a thread first (see
+start_event_loop), the configuration virtkit always runs in.
+
+Operations (op):
+  connect     libvirt.open(uri) then conn.close()
+  lookupInfo  conn.lookupByName(domain).info()
+  getXML      dom.XMLDesc(0) on a domain looked up once
+  type        conn.getType()
+
+With concurrency > 1 the operation runs on that many threads of one ThreadPoolExecutor,
+sharing one connection (closed loop: each thread starts its next op when the last one ends),
+the way libvirt-python code usually fans out. libvirt-python releases the GIL around every
+libvirt call. Warm-up runs on the same threads first. Every loop is bounded by a count and
+by a deadline.
+"""
+import itertools
+import json
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import libvirt
+
+
+def phase(fn, n, ms, concurrency, executor):
+    """Runs fn up to n times or until ms have passed, on `concurrency` workers.
+    Returns (samples in ns, wall ns, error or None)."""
+    deadline = time.perf_counter_ns() + int(ms * 1e6)
+    counter = itertools.count()  # next() on it is atomic under the GIL
+    errors = []
+    clock = time.perf_counter_ns
+
+    def worker():
+        local = []
+        append = local.append
+        while not errors:
+            if next(counter) >= n or clock() >= deadline:
+                break
+            t0 = clock()
+            try:
+                fn()
+            except libvirt.libvirtError as e:
+                errors.append(str(e))
+                break
+            append(clock() - t0)
+        return local
+
+    t0 = clock()
+    if concurrency == 1:
+        samples = worker()
+    else:
+        futures = [executor.submit(worker) for _ in range(concurrency)]
+        samples = []
+        for f in futures:
+            samples.extend(f.result())
+    wall = clock() - t0
+    return samples, wall, (errors[0] if errors else None)
+
+
+def start_event_loop():
+    """libvirt's default event loop on a daemon thread, as virtkit runs it (and as Python code
+    that wants keepalive or domain events must). Registered before any connection is opened."""
+    libvirt.virEventRegisterDefaultImpl()
+
+    def loop():
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    threading.Thread(target=loop, name="libvirt-event-loop", daemon=True).start()
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    uri = spec["uri"]
+    op = spec["op"]
+    name = spec.get("domain")
+    conc = int(spec.get("concurrency", 1))
+    # Keep libvirt's default handler from printing every error on stderr; errors still raise.
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    if spec.get("eventLoop"):
+        start_event_loop()
+
+    out = {
+        "python": sys.version.split()[0],
+        "libvirt": libvirt.getVersion(),
+        "samplesNs": [],
+        "wallNs": 0,
+        "n": 0,
+        "error": None,
+    }
+    conn = None
+    executor = ThreadPoolExecutor(max_workers=conc) if conc > 1 else None
+    try:
+        if op == "connect":
+            def fn():
+                libvirt.open(uri).close()
+        else:
+            conn = libvirt.open(uri)
+            if op == "lookupInfo":
+                def fn():
+                    conn.lookupByName(name).info()
+            elif op == "getXML":
+                dom = conn.lookupByName(name)
+
+                def fn():
+                    dom.XMLDesc(0)
+            elif op == "type":
+                fn = conn.getType
+            else:
+                raise ValueError("unknown op %r" % op)
+
+        _, _, err = phase(fn, spec["warmup"], spec["warmupMs"], conc, executor)
+        if err is None:
+            samples, wall, err = phase(fn, spec["iterations"], spec["timeMs"], conc, executor)
+            out.update(samplesNs=samples, wallNs=wall, n=len(samples))
+        out["error"] = err
+    except libvirt.libvirtError as e:
+        out["error"] = str(e)
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if conn is not None:
+            try:
+                conn.close()
+            except libvirt.libvirtError:
+                pass
+    json.dump(out, sys.stdout, separators=(",", ":"))
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,8 @@
         "native/handle.cc",
         "native/storage_pool.cc",
         "native/storage_vol.cc",
-        "native/domain.cc"
+        "native/domain.cc",
+        "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -20,6 +21,7 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter",
                     "<!@(node scripts/check-deps.js cflags)"],
       "libraries": ["<!@(node scripts/check-deps.js libs)"],
+      "ldflags": ["-Wl,-z,nodelete"],
       "conditions": [
         ["OS!='linux'", { "defines": ["VIRTKIT_UNSUPPORTED_OS"] }]
       ]

@@ -9,7 +9,7 @@
  * Prints an aligned table per target, the ratios and the issue's targets (informational: the
  * bench never fails on them), and writes everything to bench/results/latest.json.
  * `--child SPEC` is internal: one virtkit measurement in a fresh process (used for the
- * UV_THREADPOOL_SIZE=64 row), printed as JSON.
+ * VIRTKIT_THREADPOOL_SIZE=64 row), printed as JSON.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -128,7 +128,7 @@ interface Target {
 
 const IMPL_LABEL: Record<Impl, string> = {
   virtkit: 'virtkit',
-  'virtkit-uv64': 'virtkit, UV_THREADPOOL_SIZE=64',
+  'virtkit-uv64': 'virtkit, VIRTKIT_THREADPOOL_SIZE=64',
   python: 'python3-libvirt',
   'python-el': 'python3-libvirt + event loop',
   virsh: 'virsh (spawned)',
@@ -244,7 +244,7 @@ async function virtkitMeasure(spec: Spec): Promise<{ raw: Raw; eld?: Eld }> {
   }
 }
 
-/** virtkit in a fresh Node process with its own environment (UV_THREADPOOL_SIZE). */
+/** virtkit in a fresh Node process with its own environment (VIRTKIT_THREADPOOL_SIZE). */
 async function virtkitChild(spec: Spec, env: NodeJS.ProcessEnv): Promise<{ raw: Raw; eld?: Eld }> {
   const r = await run(process.execPath, [__filename, '--child', JSON.stringify(spec)], {
     timeoutMs: phaseTimeoutMs(spec),
@@ -401,10 +401,10 @@ async function runTarget(t: Target, avail: Availability, factor: number): Promis
       if (aborted) return;
       const row: Row = { ...base, impl, implLabel: IMPL_LABEL[impl], how: '' };
       t.rows.push(row);
-      const poolSize = process.env.UV_THREADPOOL_SIZE ?? '4 (default)';
+      const poolSize = process.env.VIRTKIT_THREADPOOL_SIZE ?? '32 (default)';
       row.how =
-        impl === 'virtkit' ? `in-process, UV_THREADPOOL_SIZE=${poolSize}${op.concurrency > 1 ? `, ${op.concurrency} promises` : ''}`
-        : impl === 'virtkit-uv64' ? `child process, UV_THREADPOOL_SIZE=64, ${op.concurrency} promises`
+        impl === 'virtkit' ? `in-process, VIRTKIT_THREADPOOL_SIZE=${poolSize}${op.concurrency > 1 ? `, ${op.concurrency} promises` : ''}`
+        : impl === 'virtkit-uv64' ? `child process, VIRTKIT_THREADPOOL_SIZE=64, ${op.concurrency} promises`
         : impl === 'python' || impl === 'python-el'
           ? `${PYTHON} bench/pylibvirt.py${impl === 'python-el' ? ', virEventRegisterDefaultImpl + a thread running the loop' : ''}` +
             `${op.concurrency > 1 ? `, ${op.concurrency} threads, one connection` : ''}`
@@ -426,7 +426,7 @@ async function runTarget(t: Target, avail: Availability, factor: number): Promis
         let raw: Raw;
         if (impl === 'virtkit' || impl === 'virtkit-uv64') {
           const r = impl === 'virtkit' ? await virtkitMeasure(spec)
-            : await virtkitChild(spec, { ...process.env, UV_THREADPOOL_SIZE: '64' });
+            : await virtkitChild(spec, { ...process.env, VIRTKIT_THREADPOOL_SIZE: '64' });
           raw = r.raw;
           if (r.eld) row.eld = r.eld;
         } else if (impl === 'python' || impl === 'python-el') {
@@ -575,7 +575,7 @@ function goals(targets: Target[]): Goal[] {
       pass: vk?.stats && py?.stats ? vk.stats.opsPerSec > py.stats.opsPerSec : null,
       detail: vk?.stats && py?.stats
         ? `virtkit ${fmtRate(vk.stats.opsPerSec)} ops/s vs ${fmtRate(py.stats.opsPerSec)} ops/s (${ratio(vk.stats, py.stats)})` +
-          (uv?.stats ? `; with UV_THREADPOOL_SIZE=64: ${fmtRate(uv.stats.opsPerSec)} ops/s (${ratio(uv.stats, py.stats)})` : '') +
+          (uv?.stats ? `; with VIRTKIT_THREADPOOL_SIZE=64: ${fmtRate(uv.stats.opsPerSec)} ops/s (${ratio(uv.stats, py.stats)})` : '') +
           (el?.stats ? `; python3-libvirt + event loop: ${fmtRate(el.stats.opsPerSec)} ops/s (virtkit ${ratio(vk.stats, el.stats)})` : '')
         : missing(vk?.stats ? py : vk),
     });
@@ -678,7 +678,7 @@ async function main(argv: string[]): Promise<void> {
     host: os.hostname(),
     kernel: os.release(),
     cpu: `${cpus[0]?.model ?? 'unknown'} x ${cpus.length}`,
-    uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+    uvThreadpoolSize: process.env.VIRTKIT_THREADPOOL_SIZE ?? '32 (default)',
     /** 1-minute load average before and after: other work on the machine skews every number. */
     loadavgStart: os.loadavg()[0]!,
     quick: factor !== 1,
@@ -719,7 +719,7 @@ async function main(argv: string[]): Promise<void> {
   out.push(`virtkit benchmark  ${meta.date}  ${meta.cpu}  ${meta.kernel}`);
   out.push(
     `node ${meta.versions.node}, libvirt ${meta.versions.libvirt}, python ${meta.versions.python} (${PYTHON}), ` +
-      `virsh ${meta.versions.virsh}, UV_THREADPOOL_SIZE=${meta.uvThreadpoolSize}${meta.quick ? ', --quick' : ''}`,
+      `virsh ${meta.versions.virsh}, VIRTKIT_THREADPOOL_SIZE=${meta.uvThreadpoolSize}${meta.quick ? ', --quick' : ''}`,
   );
   out.push(
     `1-min load average: ${meta.loadavgStart.toFixed(2)} at start, ${loadavgEnd.toFixed(2)} at end ` +

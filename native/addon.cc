@@ -9,6 +9,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "event_loop.h"
+#include "worker.h"
 
 namespace virtkit {
 
@@ -44,6 +45,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallSilentErrorHandler();
   auto* data = new AddonData();
   env.SetInstanceData(data);  // deleted with the environment
+  InitDispatcher(env);
 
   Napi::Function connect = Connect::Init(env);
   data->connectClass = Napi::Persistent(connect);

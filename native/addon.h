@@ -2,6 +2,7 @@
 // Holds no static JS references, so the addon loads in several worker threads at once.
 #pragma once
 #include <napi.h>
+#include <memory>
 
 namespace virtkit {
 
@@ -12,6 +13,8 @@ struct AddonData {
   Napi::FunctionReference storagePoolClass;
   Napi::FunctionReference storageVolClass;
   Napi::FunctionReference domainClass;
+  // Delivery of finished calls to this environment (native/worker.cc).
+  std::shared_ptr<void> dispatcher;
 
   static AddonData* Get(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 };

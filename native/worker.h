@@ -1,10 +1,17 @@
 // The one generic promise worker. Every native call that can block runs through Queue():
-// the lambda runs on the libuv thread pool and captures only plain C++ values (strings,
-// integers, Ref<> handles), never Napi values; its result is converted to JS by an
-// overload of ToJs() on the main thread. Failures thrown as CallFailed on the worker thread
-// reject the promise with a LibvirtError.
+// the lambda runs on virtkit's call pool (native/worker.cc) and captures only plain C++
+// values (strings, integers, Hold<> handles), never Napi values; its result is converted to
+// JS by an overload of ToJs() on the main thread. Failures thrown as CallFailed on the pool
+// thread reject the promise with a LibvirtError.
+//
+// Why a pool of our own rather than libuv's: libvirt calls block for as long as the daemon
+// takes (a pool build or an iSCSI login can take minutes), and libuv's four threads are
+// shared with fs, dns and zlib; and many calls in flight on one connection need more
+// threads than four to overlap in libvirt's client. Finished calls come back through one
+// thread-safe function per environment, which drains them in batches.
 #pragma once
 #include <napi.h>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -14,23 +21,37 @@
 
 namespace virtkit {
 
+// A unit of work: Run() on a pool thread, then Settle() on the main thread of the
+// environment that queued it.
+class Job {
+ public:
+  virtual ~Job() = default;
+  virtual void Run() = 0;
+  virtual void Settle(Napi::Env env, napi_deferred deferred) = 0;
+};
+
+// Queues job; returns its promise. Main thread only.
+Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job);
+
+// Per-environment setup and teardown of the delivery path (called from module init).
+void InitDispatcher(Napi::Env env);
+
+// Settles a deferred with a value or a LibvirtError.
+void ResolveDeferred(Napi::Env env, napi_deferred d, Napi::Value v);
+void RejectDeferred(Napi::Env env, napi_deferred d, Napi::Value v);
+
 template <typename Fn>
-class PromiseWorker final : public Napi::AsyncWorker {
+class FnJob final : public Job {
   using Raw = std::invoke_result_t<Fn&>;
   using Result = std::conditional_t<std::is_void_v<Raw>, std::monostate, Raw>;
 
  public:
-  PromiseWorker(Napi::Env env, Fn&& fn)
-      : Napi::AsyncWorker(env, "virtkit"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        fn_(std::move(fn)) {}
+  explicit FnJob(Fn&& fn) : fn_(std::move(fn)) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
+  void Run() override {
     try {
       // Move the lambda out so that whatever it holds (libvirt references, secrets) is
-      // released here, on the worker thread, never on the main thread.
+      // released here, on the pool thread, never on the main thread.
       Fn fn = std::move(*fn_);
       fn_.reset();
       if constexpr (std::is_void_v<Raw>) {
@@ -46,24 +67,16 @@ class PromiseWorker final : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (failure_) {
-      deferred_.Reject(MakeError(env, *failure_));
-      return;
-    }
+  void Settle(Napi::Env env, napi_deferred deferred) override {
+    if (failure_) return RejectDeferred(env, deferred, MakeError(env, *failure_));
     try {
-      deferred_.Resolve(ToJs(env, std::move(*result_)));
+      ResolveDeferred(env, deferred, ToJs(env, std::move(*result_)));
     } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      RejectDeferred(env, deferred, e.Value());
     }
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
  private:
-  Napi::Promise::Deferred deferred_;
   std::optional<Fn> fn_;
   std::optional<Result> result_;
   std::optional<Failure> failure_;
@@ -72,10 +85,7 @@ class PromiseWorker final : public Napi::AsyncWorker {
 // Runs fn() off the main thread; returns a promise of ToJs(fn()).
 template <typename Fn>
 Napi::Promise Queue(Napi::Env env, Fn fn) {
-  auto* worker = new PromiseWorker<Fn>(env, std::move(fn));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return QueueJob(env, std::make_unique<FnJob<Fn>>(std::move(fn)));
 }
 
 }  // namespace virtkit

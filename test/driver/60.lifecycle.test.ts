@@ -1,0 +1,49 @@
+// Process lifecycle: an idle program exits by itself (nothing virtkit starts keeps it alive),
+// a pending call keeps it alive until it settles, and exiting with calls in flight is clean.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { repoRoot } from '../helpers';
+
+function node(code: string) {
+  return spawnSync(process.execPath, ['-e', code], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+}
+
+t.test('a program that never closes its connection still exits', async (t) => {
+  const r = node(`require('virtkit').connect('test:///default', { keepAlive: { interval: 5, count: 3 } }).then((c) => c.type()).then((x) => console.log(x))`);
+  t.equal(r.signal, null, 'not killed by the timeout');
+  t.equal(r.status, 0);
+  t.equal(r.stdout.trim(), 'TEST');
+});
+
+t.test('pending calls keep the program alive until they settle', async (t) => {
+  const r = node(`const { connect } = require('virtkit');
+    connect('test:///default').then((c) => { for (let i = 0; i < 500; i++) c.nodeInfo().then(() => { if (i === 499) console.log('last settled'); }); });`);
+  t.equal(r.status, 0);
+  t.equal(r.stdout.trim(), 'last settled');
+});
+
+t.test('exiting while calls are in flight is clean', async (t) => {
+  const r = node(`const { connect } = require('virtkit');
+    connect('test:///default').then((c) => { for (let i = 0; i < 2000; i++) c.capabilitiesXml(); setImmediate(() => process.exit(7)); });`);
+  t.equal(r.signal, null, 'no crash signal');
+  t.equal(r.status, 7);
+  t.equal(r.stderr, '');
+});
+
+t.test('worker threads torn down with calls in flight leave the process healthy', async (t) => {
+  // The main thread loads virtkit only after the workers are gone: the addon's code must stay
+  // mapped for its own threads (built with -z nodelete).
+  const r = node(`const { Worker } = require('node:worker_threads');
+    const src = "const { connect } = require('virtkit'); connect('test:///default').then((c) => { for (let i = 0; i < 2000; i++) c.capabilitiesXml(); require('node:worker_threads').parentPort.postMessage('busy'); });";
+    (async () => {
+      for (let round = 0; round < 5; round++) {
+        const ws = [new Worker(src, { eval: true }), new Worker(src, { eval: true })];
+        await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
+        await Promise.all(ws.map((w) => w.terminate()));
+      }
+      const c = await require('virtkit').connect('test:///default'); console.log(await c.type()); await c.close();
+    })();`);
+  t.equal(r.signal, null, 'no crash signal');
+  t.equal(r.status, 0);
+  t.equal(r.stdout.trim(), 'TEST');
+});

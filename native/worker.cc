@@ -5,7 +5,9 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <uv.h>
 #include "addon.h"
+#include "handle.h"
 
 namespace virtkit {
 
@@ -67,50 +69,84 @@ class CallPool {
   size_t waking_ = 0;  // notifications sent to idle threads that have not woken yet
 };
 
-// Where finished jobs of one environment go: its thread-safe function, while it lives.
-// Shared by the pool threads (through each envelope) and the environment.
-struct Home {
-  std::mutex mu;
-  napi_threadsafe_function tsfn = nullptr;  // null once the environment is torn down
-};
-
+// Finished jobs of one environment wait here until its main thread settles them. Shared by
+// the pool threads and the environment; `async` is null once the environment is torn down.
 struct Envelope {
   std::unique_ptr<Job> job;
   napi_deferred deferred;
-  std::shared_ptr<Home> home;
 };
 
-// Per-environment state, owned by AddonData.
+struct Home {
+  std::mutex mu;
+  uv_async_t* async = nullptr;
+  std::deque<std::unique_ptr<Envelope>> done;
+};
+
+// Settled per wake-up of the main thread: enough to amortise the wake-up, few enough that
+// timers and I/O run in between when thousands of calls finish at once.
+constexpr size_t kSettleBatch = 64;
+
+// Per-environment state, owned by AddonData. Main thread only.
 struct Dispatcher {
+  napi_env env = nullptr;
   std::shared_ptr<Home> home = std::make_shared<Home>();
-  size_t pending = 0;  // main thread only: calls queued and not yet settled
+  uv_async_t* async = nullptr;
+  napi_ref resource = nullptr;
+  napi_async_context context = nullptr;
+  size_t pending = 0;  // calls queued and not yet settled
+
+  void Drain();
 };
 
 Dispatcher* GetDispatcher(Napi::Env env) { return static_cast<Dispatcher*>(AddonData::Get(env)->dispatcher.get()); }
 
-void CallJs(napi_env raw_env, napi_value, void* context, void* data) {
-  std::unique_ptr<Envelope> envelope(static_cast<Envelope*>(data));
-  if (!raw_env) return;  // the environment is going away: drop the job unsettled
-  Napi::Env env(raw_env);
-  try {
-    Napi::HandleScope scope(env);
-    envelope->job->Settle(env, envelope->deferred);
-  } catch (...) {
-    // Only when JS can no longer run (a worker being terminated): nothing left to settle.
+void Dispatcher::Drain() {
+  std::deque<std::unique_ptr<Envelope>> batch;
+  bool more;
+  {
+    std::lock_guard<std::mutex> lock(home->mu);
+    while (!home->done.empty() && batch.size() < kSettleBatch) {
+      batch.push_back(std::move(home->done.front()));
+      home->done.pop_front();
+    }
+    more = !home->done.empty();
   }
-  auto* dispatcher = static_cast<Dispatcher*>(context);
-  if (--dispatcher->pending == 0) napi_unref_threadsafe_function(raw_env, dispatcher->home->tsfn);
+  if (more) uv_async_send(async);  // the rest after the loop has had its turn
+  if (batch.empty()) return;
+  Napi::Env e(env);
+  Napi::HandleScope scope(e);
+  napi_value resourceObject;
+  napi_get_reference_value(env, resource, &resourceObject);
+  // A callback scope: promise reactions (the callers' awaits) run when it closes.
+  napi_callback_scope cbScope;
+  bool scoped = napi_open_callback_scope(env, resourceObject, context, &cbScope) == napi_ok;
+  for (auto& envelope : batch) {
+    try {
+      envelope->job->Settle(e, envelope->deferred);
+    } catch (...) {
+      // Only when JS can no longer run (a worker being terminated): nothing left to settle.
+    }
+    pending--;
+  }
+  if (scoped) napi_close_callback_scope(env, cbScope);
+  if (pending == 0) uv_unref(reinterpret_cast<uv_handle_t*>(async));
 }
 
-void FinalizeTsfn(napi_env, void* finalize_data, void*) {
-  // Runs on the main thread when the environment tears the function down; from now on,
-  // pool threads drop what they finish for this environment.
-  auto* home = static_cast<std::shared_ptr<Home>*>(finalize_data);
+void Teardown(void* arg) {
+  // The environment is going away: from now on, pool threads drop what they finish for it.
+  auto* dispatcher = static_cast<Dispatcher*>(arg);
   {
-    std::lock_guard<std::mutex> lock((*home)->mu);
-    (*home)->tsfn = nullptr;
+    std::lock_guard<std::mutex> lock(dispatcher->home->mu);
+    dispatcher->home->async = nullptr;
+    // Results not settled may hold libvirt references: drop them off the main thread.
+    auto leftovers = std::make_shared<std::deque<std::unique_ptr<Envelope>>>(std::move(dispatcher->home->done));
+    ReleaseOffThread([leftovers] { leftovers->clear(); });
   }
-  delete home;
+  uv_close(reinterpret_cast<uv_handle_t*>(dispatcher->async),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+  dispatcher->async = nullptr;
+  napi_async_destroy(dispatcher->env, dispatcher->context);
+  napi_delete_reference(dispatcher->env, dispatcher->resource);
 }
 
 }  // namespace
@@ -119,17 +155,18 @@ void InitDispatcher(Napi::Env env) {
   auto owned = std::make_shared<Dispatcher>();
   Dispatcher* dispatcher = owned.get();
   AddonData::Get(env)->dispatcher = owned;
-  napi_value name;
-  napi_create_string_utf8(env, "virtkit", NAPI_AUTO_LENGTH, &name);
-  auto* finalizeData = new std::shared_ptr<Home>(dispatcher->home);
-  napi_threadsafe_function tsfn;
-  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, finalizeData, FinalizeTsfn, dispatcher,
-                                      CallJs, &tsfn) != napi_ok) {
-    delete finalizeData;
-    throw Napi::Error::New(env, "virtkit: cannot create its thread-safe function");
-  }
-  dispatcher->home->tsfn = tsfn;
-  napi_unref_threadsafe_function(env, tsfn);  // idle: keeps no process alive
+  dispatcher->env = env;
+  uv_loop_t* loop = nullptr;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_get_uv_event_loop(env, &loop));
+  dispatcher->async = new uv_async_t;
+  dispatcher->async->data = dispatcher;
+  uv_async_init(loop, dispatcher->async, [](uv_async_t* handle) { static_cast<Dispatcher*>(handle->data)->Drain(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(dispatcher->async));  // idle: keeps no process alive
+  dispatcher->home->async = dispatcher->async;
+  Napi::Object resource = Napi::Object::New(env);
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, resource, 1, &dispatcher->resource));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_async_init(env, resource, Napi::String::New(env, "virtkit"), &dispatcher->context));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_add_env_cleanup_hook(env, Teardown, dispatcher));
 }
 
 Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job) {
@@ -137,14 +174,15 @@ Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job) {
   napi_deferred deferred;
   napi_value promise;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Promise());
-  if (dispatcher->pending++ == 0) napi_ref_threadsafe_function(env, dispatcher->home->tsfn);
-  auto* envelope = new Envelope{std::move(job), deferred, dispatcher->home};
-  CallPool::Get().Submit([envelope] {
-    envelope->job->Run();
-    std::shared_ptr<Home> home = envelope->home;
+  if (dispatcher->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(dispatcher->async));
+  auto* envelope = new Envelope{std::move(job), deferred};
+  CallPool::Get().Submit([envelope, home = dispatcher->home] {
+    std::unique_ptr<Envelope> owned(envelope);
+    owned->job->Run();
     std::lock_guard<std::mutex> lock(home->mu);
-    if (!home->tsfn || napi_call_threadsafe_function(home->tsfn, envelope, napi_tsfn_nonblocking) != napi_ok)
-      delete envelope;  // environment gone: nobody to settle for
+    if (!home->async) return;  // environment gone: nobody to settle for
+    home->done.push_back(std::move(owned));
+    uv_async_send(home->async);
   });
   return Napi::Promise(env, promise);
 }

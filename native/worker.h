@@ -7,8 +7,8 @@
 // Why a pool of our own rather than libuv's: libvirt calls block for as long as the daemon
 // takes (a pool build or an iSCSI login can take minutes), and libuv's four threads are
 // shared with fs, dns and zlib; and many calls in flight on one connection need more
-// threads than four to overlap in libvirt's client. Finished calls come back through one
-// thread-safe function per environment, which drains them in batches.
+// threads than four to overlap in libvirt's client. Finished calls come back to each
+// environment's main thread through one uv_async handle, settled in bounded batches.
 #pragma once
 #include <napi.h>
 #include <memory>

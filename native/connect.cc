@@ -11,37 +11,35 @@ const napi_type_tag ConnectTraits::kTag = {0x7669727463756e6bULL, 0x436f6e6e6563
 
 namespace {
 
-// Credentials answered through virConnectOpenAuth. Lives on the worker thread for the
-// duration of the open; the password is wiped when it goes away.
+// Credentials answered through virConnectOpenAuth. Lives on the pool thread for the
+// duration of the open; the password's memory is wiped when it goes away.
 struct Credentials {
   std::optional<std::string> username;
-  std::optional<std::string> password;
-  ~Credentials() {
-    if (password) explicit_bzero(password->data(), password->size());
-  }
+  std::unique_ptr<SecretString> password;
 };
 
 int AnswerCredentials(virConnectCredentialPtr cred, unsigned int ncred, void* cbdata) {
   auto* creds = static_cast<Credentials*>(cbdata);
   for (unsigned int i = 0; i < ncred; i++) {
-    const std::optional<std::string>* answer = nullptr;
+    const char* answer = nullptr;
+    size_t length = 0;
     switch (cred[i].type) {
       case VIR_CRED_USERNAME:
       case VIR_CRED_AUTHNAME:
       case VIR_CRED_ECHOPROMPT:
-        answer = &creds->username;
+        if (creds->username) answer = creds->username->c_str(), length = creds->username->size();
         break;
       case VIR_CRED_PASSPHRASE:
-      case VIR_CRED_NOECHOPROMPT:
-        answer = &creds->password;
+      case VIR_CRED_NOECHOPROMPT:  // libvirt asks for passwords (and passphrases) this way
+        if (creds->password) answer = creds->password->c_str(), length = creds->password->size();
         break;
       default:
         break;
     }
-    if (!answer || !*answer) return -1;  // libvirt then fails the open with an auth error
-    cred[i].result = strdup((*answer)->c_str());
+    if (!answer) return -1;  // libvirt then fails the open with an auth error
+    cred[i].result = strdup(answer);  // libvirt owns (and frees) the copy it asked for
     if (!cred[i].result) return -1;
-    cred[i].resultlen = (*answer)->size();
+    cred[i].resultlen = length;
   }
   return 0;
 }
@@ -114,7 +112,7 @@ Napi::Value Connect::Open(const Napi::CallbackInfo& info) {
   unsigned int flags = ArgFlags(info, 1);
   auto creds = std::make_unique<Credentials>();
   creds->username = ArgOptString(info, 2, "username");
-  creds->password = ArgOptString(info, 3, "password");
+  creds->password = ArgOptSecret(info, 3, "password");
   return Queue(info.Env(), [uri = std::move(uri), flags, creds = std::move(creds)]() {
     virConnectAuth auth = {kCredTypes, sizeof kCredTypes / sizeof kCredTypes[0], AnswerCredentials,
                            creds.get()};

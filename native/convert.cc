@@ -1,5 +1,7 @@
 #include "convert.h"
 #include <cmath>
+#include <cstring>
+#include <string.h>
 #include "errors.h"
 
 namespace virtkit {
@@ -31,6 +33,21 @@ std::optional<std::string> ArgOptString(const Napi::CallbackInfo& info, size_t i
   Napi::Value v = Arg(info, i);
   if (v.IsUndefined() || v.IsNull()) return std::nullopt;
   return ArgString(info, i, name);
+}
+
+SecretString::~SecretString() { explicit_bzero(buf_.data(), buf_.size()); }
+
+std::unique_ptr<SecretString> ArgOptSecret(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = Arg(info, i);
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  if (!v.IsString()) TypeError(info.Env(), name, "a string");
+  size_t length = 0;
+  NAPI_THROW_IF_FAILED(info.Env(), napi_get_value_string_utf8(info.Env(), v, nullptr, 0, &length), nullptr);
+  auto secret = std::make_unique<SecretString>(length);
+  NAPI_THROW_IF_FAILED(info.Env(),
+                       napi_get_value_string_utf8(info.Env(), v, secret->data(), length + 1, &length), nullptr);
+  if (memchr(secret->c_str(), '\0', length)) TypeError(info.Env(), name, "a string without NUL characters");
+  return secret;  // wiped by its destructor on every path, the throw above included
 }
 
 static double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* name, double lo, double hi) {

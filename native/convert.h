@@ -6,6 +6,7 @@
 #include <libvirt/libvirt.h>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -35,12 +36,30 @@ Napi::Value ToJs(Napi::Env env, std::vector<T>&& v) {
   return a;
 }
 
+// A string argument kept in memory that is wiped when it goes (passwords). Read straight
+// from the JS string into its own buffer, so no unwiped copy is left behind in native memory.
+class SecretString {
+ public:
+  explicit SecretString(size_t length) : buf_(length + 1, '\0') {}
+  ~SecretString();
+  SecretString(const SecretString&) = delete;
+  SecretString& operator=(const SecretString&) = delete;
+  char* data() { return buf_.data(); }
+  const char* c_str() const { return buf_.data(); }
+  size_t size() const { return buf_.size() - 1; }
+
+ private:
+  std::vector<char> buf_;
+};
+
 // Takes ownership of a malloc'd string from libvirt; throws the last error when null.
 std::string TakeString(char* s);
 
 // Argument readers. They throw a JS TypeError when lib/ let a wrong type through.
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::optional<std::string> ArgOptString(const Napi::CallbackInfo& info, size_t i, const char* name);
+// null/undefined → nullptr.
+std::unique_ptr<SecretString> ArgOptSecret(const Napi::CallbackInfo& info, size_t i, const char* name);
 unsigned int ArgFlags(const Napi::CallbackInfo& info, size_t i);
 int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
 unsigned int ArgUint(const Napi::CallbackInfo& info, size_t i, const char* name);

@@ -1,6 +1,8 @@
 #include "event_loop.h"
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -16,7 +18,12 @@ bool EnsureEventLoop() {
   // Detached on purpose: it lives as long as the process and holds no JS state, so it
   // neither keeps Node alive nor touches any environment.
   std::thread([] {
-    for (;;) virEventRunDefaultImpl();
+    for (;;) {
+      if (virEventRunDefaultImpl() < 0) {
+        virResetLastError();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // never spin on a failure
+      }
+    }
   }).detach();
   started = true;
   return true;

@@ -4,7 +4,7 @@
 //  - Every async call takes its own reference (Hold<>) before it is queued and drops it on the
 //    worker thread, so a wrap freed or garbage-collected mid-call stays valid for the call.
 //  - Dropping a reference can close a connection (network I/O), so the finalizer hands its
-//    reference to the reaper thread instead of dropping it on the main thread.
+//    reference to the call pool instead of dropping it on the main thread.
 #pragma once
 #include <napi.h>
 #include <functional>
@@ -16,7 +16,8 @@
 
 namespace virtkit {
 
-// Runs release jobs on one background thread (process-wide, no JS involved).
+// Drops libvirt references on the call pool, never on the JS thread: dropping the last
+// reference to a remote connection closes it (network I/O).
 void ReleaseOffThread(std::function<void()> job);
 
 // Per-type traits: T::Ptr, T::Ref(ptr) (adds a reference), T::Unref(ptr), T::kName,

@@ -1,21 +1,35 @@
 #include "worker.h"
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <uv.h>
 #include "addon.h"
 #include "handle.h"
+#include <vector>
 
 namespace virtkit {
 
 namespace {
 
 // The process-wide call pool: threads are started as calls need them, up to a maximum
-// (VIRTKIT_THREADPOOL_SIZE, default 32), and live as long as the process. It is leaked on
+// (VIRTKIT_THREADPOOL_SIZE, default 32), and live as long as the process. After a call, one
+// idle thread polls for the next for up to VIRTKIT_SPIN_US microseconds (default 15)
+// before it sleeps. It is leaked on
 // purpose so that no static destructor runs while a thread is still inside libvirt.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 class CallPool {
  public:
   static CallPool& Get() {
@@ -23,11 +37,16 @@ class CallPool {
     return *pool;
   }
 
-  void Submit(std::function<void()> task) {
+  // Queues task; false when no thread exists to run it and none can be started.
+  bool Submit(std::function<void()> task) {
     bool spawn = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       tasks_.push_back(std::move(task));
+      queued_.fetch_add(1, std::memory_order_release);
+      // A thread polling for work takes the first task without a wake-up; later ones get
+      // threads of their own, or one blocking call would hold up the rest.
+      if (spinning_ && tasks_.size() == 1) return true;
       if (idle_ <= waking_ && threads_ < max_) {
         threads_++;
         spawn = true;
@@ -35,9 +54,23 @@ class CallPool {
         waking_++;
       }
     }
-    // Signalled outside the lock, so the woken thread does not block on it at once.
-    if (spawn) std::thread([this] { Loop(); }).detach();
-    else cv_.notify_one();
+    if (!spawn) {
+      cv_.notify_one();  // outside the lock, so the woken thread does not block on it at once
+      return true;
+    }
+    try {
+      std::thread([this] { Loop(); }).detach();
+      return true;
+    } catch (const std::system_error&) {
+      // Out of threads (a pid or ulimit cap): the threads that exist will run the task;
+      // with none at all, take it back.
+      std::lock_guard<std::mutex> lock(mu_);
+      threads_--;
+      if (threads_ > 0) return true;
+      tasks_.pop_back();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
   }
 
  private:
@@ -45,23 +78,45 @@ class CallPool {
     const char* env = std::getenv("VIRTKIT_THREADPOOL_SIZE");
     long n = env ? std::strtol(env, nullptr, 10) : 0;
     max_ = n >= 1 && n <= 1024 ? size_t(n) : 32;
+    if (const char* spin = std::getenv("VIRTKIT_SPIN_US")) {
+      long us = std::strtol(spin, nullptr, 10);
+      if (us >= 0 && us <= 10000) spinMicros_ = us;
+    }
   }
 
   void Loop() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
+      if (tasks_.empty() && !spinning_ && spinMicros_ > 0) Spin(lock);
       idle_++;
       cv_.wait(lock, [this] { return !tasks_.empty(); });
       idle_--;
       if (waking_ > 0) waking_--;
       std::function<void()> task = std::move(tasks_.front());
       tasks_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
       lock.unlock();
       task();
       lock.lock();
     }
   }
 
+  // One thread at a time polls briefly for the next call before it sleeps: a caller that
+  // awaits one call and then makes the next (the common sequential pattern) then costs no
+  // futex wake-up on this side.
+  void Spin(std::unique_lock<std::mutex>& lock) {
+    spinning_ = true;
+    lock.unlock();
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spinMicros_);
+    while (queued_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until)
+      CpuRelax();
+    lock.lock();
+    spinning_ = false;
+  }
+
+  long spinMicros_ = 15;  // VIRTKIT_SPIN_US; 0 turns polling off
+  std::atomic<size_t> queued_{0};
+  bool spinning_ = false;  // under mu_
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
@@ -120,16 +175,23 @@ void Dispatcher::Drain() {
   // A callback scope: promise reactions (the callers' awaits) run when it closes.
   napi_callback_scope cbScope;
   bool scoped = napi_open_callback_scope(env, resourceObject, context, &cbScope) == napi_ok;
+  std::vector<std::unique_ptr<Envelope>> leftovers;
   for (auto& envelope : batch) {
     try {
       envelope->job->Settle(e, envelope->deferred);
     } catch (...) {
-      // Only when JS can no longer run (a worker being terminated): nothing left to settle.
+      // Settle() rejects on its own failures; this is reached only when JS can no longer run
+      // (a worker being terminated). What the job still holds may be libvirt references.
+      leftovers.push_back(std::move(envelope));
     }
     pending--;
   }
   if (scoped) napi_close_callback_scope(env, cbScope);
   if (pending == 0) uv_unref(reinterpret_cast<uv_handle_t*>(async));
+  if (!leftovers.empty()) {
+    auto shared = std::make_shared<std::vector<std::unique_ptr<Envelope>>>(std::move(leftovers));
+    ReleaseOffThread([shared] { shared->clear(); });
+  }
 }
 
 void Teardown(void* arg) {
@@ -169,14 +231,22 @@ void InitDispatcher(Napi::Env env) {
   NAPI_THROW_IF_FAILED_VOID(env, napi_add_env_cleanup_hook(env, Teardown, dispatcher));
 }
 
+// Drops a job off the JS thread: it may hold libvirt references.
+static void DiscardJob(std::unique_ptr<Job> job) {
+  auto shared = std::shared_ptr<Job>(std::move(job));
+  ReleaseOffThread([shared]() mutable { shared.reset(); });
+}
+
 Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job) {
   Dispatcher* dispatcher = GetDispatcher(env);
   napi_deferred deferred;
   napi_value promise;
-  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Promise());
-  if (dispatcher->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(dispatcher->async));
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok) {
+    DiscardJob(std::move(job));
+    throw Napi::Error::New(env, "virtkit: cannot create a promise");
+  }
   auto* envelope = new Envelope{std::move(job), deferred};
-  CallPool::Get().Submit([envelope, home = dispatcher->home] {
+  bool queued = CallPool::Get().Submit([envelope, home = dispatcher->home] {
     std::unique_ptr<Envelope> owned(envelope);
     owned->job->Run();
     std::lock_guard<std::mutex> lock(home->mu);
@@ -184,7 +254,19 @@ Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job) {
     home->done.push_back(std::move(owned));
     uv_async_send(home->async);
   });
+  if (!queued) {
+    std::unique_ptr<Envelope> owned(envelope);
+    DiscardJob(std::move(owned->job));
+    RejectDeferred(env, deferred,
+                   MakeError(env, Failure::Local(VIR_ERR_SYSTEM_ERROR, "virtkit: cannot start a thread for the call")));
+    return Napi::Promise(env, promise);
+  }
+  if (dispatcher->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(dispatcher->async));
   return Napi::Promise(env, promise);
+}
+
+void RunOffThread(std::function<void()> task) {
+  if (!CallPool::Get().Submit(task)) task();  // no thread can be had at all: run it here
 }
 
 void ResolveDeferred(Napi::Env env, napi_deferred d, Napi::Value v) { napi_resolve_deferred(env, d, v); }

@@ -11,6 +11,7 @@
 // environment's main thread through one uv_async handle, settled in bounded batches.
 #pragma once
 #include <napi.h>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -32,6 +33,10 @@ class Job {
 
 // Queues job; returns its promise. Main thread only.
 Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job);
+
+// Runs task on the call pool (used to drop libvirt references, which can mean network I/O,
+// off the JS thread). Runs it in place only if no thread can be started at all.
+void RunOffThread(std::function<void()> task);
 
 // Per-environment setup and teardown of the delivery path (called from module init).
 void InitDispatcher(Napi::Env env);
@@ -67,12 +72,19 @@ class FnJob final : public Job {
     }
   }
 
+  // Throws only when JS cannot run at all; every other failure rejects the promise.
   void Settle(Napi::Env env, napi_deferred deferred) override {
-    if (failure_) return RejectDeferred(env, deferred, MakeError(env, *failure_));
     try {
+      if (failure_) return RejectDeferred(env, deferred, MakeError(env, *failure_));
       ResolveDeferred(env, deferred, ToJs(env, std::move(*result_)));
     } catch (const Napi::Error& e) {
-      RejectDeferred(env, deferred, e.Value());
+      // Converting the result, or building the LibvirtError, failed: reject with that error
+      // (or a plain one); a JS exception left pending by the failure is cleared first.
+      napi_value pendingException;
+      napi_get_and_clear_last_exception(env, &pendingException);
+      Napi::Value reason = e.Value();
+      if (reason.IsEmpty()) reason = Napi::Error::New(env, failure_ ? failure_->message : "virtkit: result conversion failed").Value();
+      RejectDeferred(env, deferred, reason);
     }
   }
 

@@ -47,3 +47,21 @@ t.test('worker threads torn down with calls in flight leave the process healthy'
   t.equal(r.status, 0);
   t.equal(r.stdout.trim(), 'TEST');
 });
+
+t.test('worker threads terminated in the middle of calling virtkit', async (t) => {
+  const r = node(`const { Worker } = require('node:worker_threads');
+    const src = "const { connect } = require('virtkit'); connect('test:///default').then(async (c) => { require('node:worker_threads').parentPort.postMessage('go'); for (;;) await Promise.all([c.listAllDomains(), c.capabilitiesXml(), c.nodeInfo()]); });";
+    (async () => {
+      for (let i = 0; i < 20; i++) {
+        const w = new Worker(src, { eval: true });
+        await new Promise((r) => w.once('message', r));
+        await new Promise((r) => setTimeout(r, i % 7));
+        await w.terminate();
+      }
+      console.log('survived');
+    })();`);
+  t.equal(r.signal, null, 'no crash signal');
+  t.equal(r.stderr, '', 'nothing on stderr (no std::terminate)');
+  t.equal(r.status, 0);
+  t.equal(r.stdout.trim(), 'survived');
+});

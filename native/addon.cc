@@ -32,7 +32,7 @@ static Napi::Value GetVersion(const Napi::CallbackInfo& info) {
 // startEventLoop(): registers libvirt's default event loop and starts its thread (once per
 // process). Connections opened afterwards can use keepalive and events.
 static Napi::Value StartEventLoop(const Napi::CallbackInfo& info) {
-  if (!EnsureEventLoop()) throw Napi::Error(info.Env(), MakeError(info.Env(), Failure::FromLastError()));
+  if (!EnsureEventLoop()) ThrowJs(info.Env(), Failure::FromLastError());
   return info.Env().Undefined();
 }
 

@@ -48,14 +48,6 @@ int kCredTypes[] = {VIR_CRED_USERNAME,   VIR_CRED_AUTHNAME,    VIR_CRED_PASSPHRA
                     VIR_CRED_ECHOPROMPT, VIR_CRED_NOECHOPROMPT};
 
 
-template <typename Fn>
-auto Bool(Fn f) {
-  return [f](virConnectPtr c) {
-    int r = f(c);
-    if (r < 0) ThrowLastError();
-    return r == 1;
-  };
-}
 
 struct NodeInfo {
   virNodeInfo v;
@@ -134,14 +126,14 @@ Napi::Value Connect::Close(const Napi::CallbackInfo& info) {
 Napi::Value Connect::IsClosed(const Napi::CallbackInfo& info) { return IsFreed(info); }
 
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectIsAlive
-Napi::Value Connect::IsAlive(const Napi::CallbackInfo& info) { return Call(info, Bool(virConnectIsAlive)); }
+Napi::Value Connect::IsAlive(const Napi::CallbackInfo& info) { return Call(info, BoolResult(virConnectIsAlive)); }
 
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectIsSecure
-Napi::Value Connect::IsSecure(const Napi::CallbackInfo& info) { return Call(info, Bool(virConnectIsSecure)); }
+Napi::Value Connect::IsSecure(const Napi::CallbackInfo& info) { return Call(info, BoolResult(virConnectIsSecure)); }
 
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectIsEncrypted
 Napi::Value Connect::IsEncrypted(const Napi::CallbackInfo& info) {
-  return Call(info, Bool(virConnectIsEncrypted));
+  return Call(info, BoolResult(virConnectIsEncrypted));
 }
 
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetURI

@@ -48,22 +48,10 @@ Napi::Function Domain::Init(Napi::Env env) {
 }
 
 // https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetName (local)
-Napi::Value Domain::GetName(const Napi::CallbackInfo& info) {
-  return Local(info, [](Napi::Env env, virDomainPtr d) -> Napi::Value {
-    const char* name = virDomainGetName(d);
-    if (!name) throw Napi::Error(env, MakeError(env, Failure::FromLastError()));
-    return Napi::String::New(env, name);
-  });
-}
+Napi::Value Domain::GetName(const Napi::CallbackInfo& info) { return LocalString<virDomainGetName>(info); }
 
 // https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetUUIDString (local)
-Napi::Value Domain::GetUUIDString(const Napi::CallbackInfo& info) {
-  return Local(info, [](Napi::Env env, virDomainPtr d) -> Napi::Value {
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    if (virDomainGetUUIDString(d, uuid) < 0) throw Napi::Error(env, MakeError(env, Failure::FromLastError()));
-    return Napi::String::New(env, uuid);
-  });
-}
+Napi::Value Domain::GetUUIDString(const Napi::CallbackInfo& info) { return LocalUUID<virDomainGetUUIDString>(info); }
 
 // https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetID (local: the id the
 // handle was obtained with; -1 for an inactive domain)

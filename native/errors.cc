@@ -62,6 +62,8 @@ Napi::Value MakeError(Napi::Env env, const Failure& f) {
   return e.Value();
 }
 
+void ThrowJs(Napi::Env env, const Failure& f) { throw Napi::Error(env, MakeError(env, f)); }
+
 Napi::Promise RejectedPromise(Napi::Env env, const Failure& f) {
   auto deferred = Napi::Promise::Deferred::New(env);
   deferred.Reject(MakeError(env, f));

@@ -40,6 +40,9 @@ class CallFailed : public std::exception {
 // Builds a LibvirtError instance (or a plain Error before the class is registered).
 Napi::Value MakeError(Napi::Env env, const Failure& f);
 
+// Throws f as a JS exception (for the few synchronous native methods).
+[[noreturn]] void ThrowJs(Napi::Env env, const Failure& f);
+
 // A promise already rejected with f: for checks that need no thread hop.
 Napi::Promise RejectedPromise(Napi::Env env, const Failure& f);
 

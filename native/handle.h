@@ -144,13 +144,32 @@ class Handle : public Napi::ObjectWrap<Derived> {
   }
 
   // For accessors that libvirt answers from the local object (name, UUID, key): no I/O, so
-  // they run synchronously. fn returns a possibly-null C string owned by libvirt, or
-  // fills a buffer.
+  // they run synchronously. fn(env, ptr) returns the JS value.
   template <typename Fn>
   Napi::Value Local(const Napi::CallbackInfo& info, Fn fn) {
     Napi::Env env = info.Env();
-    if (!ptr_) throw Napi::Error(env, MakeError(env, FreedFailure()));
+    if (!ptr_) ThrowJs(env, FreedFailure());
     return fn(env, ptr_);
+  }
+
+  // A string libvirt keeps inside the local object (name, key): not to be freed.
+  template <const char* (*Get)(Ptr)>
+  Napi::Value LocalString(const Napi::CallbackInfo& info) {
+    return Local(info, [](Napi::Env env, Ptr p) -> Napi::Value {
+      const char* s = Get(p);
+      if (!s) ThrowJs(env, Failure::FromLastError());
+      return Napi::String::New(env, s);
+    });
+  }
+
+  // The object's UUID as libvirt formats it locally.
+  template <int (*Get)(Ptr, char*)>
+  Napi::Value LocalUUID(const Napi::CallbackInfo& info) {
+    return Local(info, [](Napi::Env env, Ptr p) -> Napi::Value {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      if (Get(p, uuid) < 0) ThrowJs(env, Failure::FromLastError());
+      return Napi::String::New(env, uuid);
+    });
   }
 
  private:
@@ -167,6 +186,16 @@ std::vector<Hold<T>> TakeList(typename T::Ptr* list, int n) {
   for (int i = 0; i < n; i++) out.push_back(Hold<T>::Adopt(list[i]));  // JS owns list[i] now
   free(list);
   return out;
+}
+
+// Adapts a libvirt predicate (1 true, 0 false, -1 error) to a worker lambda returning bool.
+template <typename Fn>
+auto BoolResult(Fn f) {
+  return [f](auto p) {
+    int r = f(p);
+    if (r < 0) ThrowLastError();
+    return r == 1;
+  };
 }
 
 // A libvirt object returned by a worker becomes a new wrap (of its traits' class) in JS.

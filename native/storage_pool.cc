@@ -20,14 +20,6 @@ Napi::Value ToJs(Napi::Env env, PoolInfo&& i) {
   return o;
 }
 
-template <typename Fn>
-auto Bool(Fn f) {
-  return [f](virStoragePoolPtr p) {
-    int r = f(p);
-    if (r < 0) ThrowLastError();
-    return r == 1;
-  };
-}
 }  // namespace
 
 Napi::FunctionReference& StoragePool::Constructor(Napi::Env env) { return AddonData::Get(env)->storagePoolClass; }
@@ -47,21 +39,11 @@ Napi::Function StoragePool::Init(Napi::Env env) {
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetName (local)
-Napi::Value StoragePool::GetName(const Napi::CallbackInfo& info) {
-  return Local(info, [](Napi::Env env, virStoragePoolPtr p) -> Napi::Value {
-    const char* name = virStoragePoolGetName(p);
-    if (!name) throw Napi::Error(env, MakeError(env, Failure::FromLastError()));
-    return Napi::String::New(env, name);
-  });
-}
+Napi::Value StoragePool::GetName(const Napi::CallbackInfo& info) { return LocalString<virStoragePoolGetName>(info); }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetUUIDString (local)
 Napi::Value StoragePool::GetUUIDString(const Napi::CallbackInfo& info) {
-  return Local(info, [](Napi::Env env, virStoragePoolPtr p) -> Napi::Value {
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    if (virStoragePoolGetUUIDString(p, uuid) < 0) throw Napi::Error(env, MakeError(env, Failure::FromLastError()));
-    return Napi::String::New(env, uuid);
-  });
+  return LocalUUID<virStoragePoolGetUUIDString>(info);
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetInfo
@@ -80,11 +62,11 @@ Napi::Value StoragePool::GetXMLDesc(const Napi::CallbackInfo& info) {
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolIsActive
-Napi::Value StoragePool::IsActive(const Napi::CallbackInfo& info) { return Call(info, Bool(virStoragePoolIsActive)); }
+Napi::Value StoragePool::IsActive(const Napi::CallbackInfo& info) { return Call(info, BoolResult(virStoragePoolIsActive)); }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolIsPersistent
 Napi::Value StoragePool::IsPersistent(const Napi::CallbackInfo& info) {
-  return Call(info, Bool(virStoragePoolIsPersistent));
+  return Call(info, BoolResult(virStoragePoolIsPersistent));
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetAutostart

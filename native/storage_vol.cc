@@ -18,13 +18,6 @@ Napi::Value ToJs(Napi::Env env, VolInfo&& i) {
   return o;
 }
 
-// A string that libvirt keeps inside the local object (not to be freed).
-template <const char* (*Get)(virStorageVolPtr)>
-Napi::Value LocalString(Napi::Env env, virStorageVolPtr v) {
-  const char* s = Get(v);
-  if (!s) throw Napi::Error(env, MakeError(env, Failure::FromLastError()));
-  return Napi::String::New(env, s);
-}
 }  // namespace
 
 Napi::FunctionReference& StorageVol::Constructor(Napi::Env env) { return AddonData::Get(env)->storageVolClass; }
@@ -41,10 +34,10 @@ Napi::Function StorageVol::Init(Napi::Env env) {
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetName (local)
-Napi::Value StorageVol::GetName(const Napi::CallbackInfo& info) { return Local(info, LocalString<virStorageVolGetName>); }
+Napi::Value StorageVol::GetName(const Napi::CallbackInfo& info) { return LocalString<virStorageVolGetName>(info); }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetKey (local)
-Napi::Value StorageVol::GetKey(const Napi::CallbackInfo& info) { return Local(info, LocalString<virStorageVolGetKey>); }
+Napi::Value StorageVol::GetKey(const Napi::CallbackInfo& info) { return LocalString<virStorageVolGetKey>(info); }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetPath (asks the driver)
 Napi::Value StorageVol::GetPath(const Napi::CallbackInfo& info) {

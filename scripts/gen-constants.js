@@ -15,11 +15,10 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { FALLBACK_XML, apiXmlPath, pkgConfig } = require('./libvirt-api.js');
 
 const REPO = path.resolve(__dirname, '..');
 const DEFAULT_OUT = path.join(REPO, 'lib', 'constants.ts');
-const FALLBACK_XML = '/usr/share/libvirt/api/libvirt-api.xml';
 const COMMAND = 'node scripts/gen-constants.js';
 const REGEN_HINT = 'Run `npm run gen:constants` (node scripts/gen-constants.js) to regenerate it.';
 
@@ -49,24 +48,13 @@ function parseArgs(argv) {
   return opts;
 }
 
-function pkgConfig(args) {
-  try {
-    return execFileSync('pkg-config', args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return '';
-  }
-}
-
 function locateXml() {
-  const p = pkgConfig(['--variable=libvirt_api', 'libvirt']);
-  if (p && fs.existsSync(p)) return p;
-  if (fs.existsSync(FALLBACK_XML)) return FALLBACK_XML;
+  const p = apiXmlPath();
+  if (fs.existsSync(p)) return p;
+  const fromPkg = pkgConfig(['--variable=libvirt_api', 'libvirt']);
   throw new Error(
     'cannot find libvirt-api.xml (pkg-config --variable=libvirt_api libvirt gave ' +
-      `${p ? `'${p}', which does not exist` : 'nothing'}, and ${FALLBACK_XML} is missing). ` +
+      `${fromPkg ? `'${fromPkg}', which does not exist` : 'nothing'}, and ${FALLBACK_XML} is missing). ` +
       'Install libvirt-dev (Debian) or pass --xml PATH.',
   );
 }

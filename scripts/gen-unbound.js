@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Writes test/coverage/unbound.tsv: the covered libvirt functions (see test/unit/coverage.test.ts,
-// which this script's selection repeats) that native/ does not call yet, each with a reason.
+// Writes test/coverage/unbound.tsv: the covered libvirt functions (see test/unit/coverage.test.ts;
+// the selection and the native scan are shared with it in scripts/libvirt-api.js) that native/
+// does not call yet, each with a reason.
 //
 //   node scripts/gen-unbound.js           add missing names, drop bound or unknown ones,
 //                                         keep the reason of every entry already in the file
@@ -11,32 +12,17 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { apiXmlPath, isCovered, nativeReferences } = require('./libvirt-api.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'test', 'coverage', 'unbound.tsv');
-const NATIVE = path.join(ROOT, 'native');
-const FALLBACK_XML = '/usr/share/libvirt/api/libvirt-api.xml';
-
-function apiXmlPath() {
-  try {
-    const p = execFileSync('pkg-config', ['--variable=libvirt_api', 'libvirt'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    if (p && fs.existsSync(p)) return p;
-  } catch {
-    // fall through
-  }
-  return FALLBACK_XML;
-}
 
 function decode(s) {
   return s.replace(/&(lt|gt|amp|apos|quot);/g, (_, e) => ({ lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' })[e]);
 }
 
-/** name -> info text of every <function> in the API XML. */
-function apiFunctions(xmlPath) {
+/** name -> info text of every <function> in the API XML (for the generated reasons). */
+function apiInfo(xmlPath) {
   const xml = fs.readFileSync(xmlPath, 'utf8');
   const out = new Map();
   for (const m of xml.matchAll(/<function\s+name=['"](\w+)['"][^>]*>([\s\S]*?)<\/function>/g)) {
@@ -44,38 +30,6 @@ function apiFunctions(xmlPath) {
     out.set(m[1], info ? (info[1] !== undefined ? info[1] : decode(info[2])).replace(/\s+/g, ' ') : '');
   }
   return out;
-}
-
-// Same selection as test/unit/coverage.test.ts.
-function isCovered(name) {
-  if (/^vir(StoragePool|StorageVol|Secret|Stream|Domain)/.test(name)) return true;
-  if (name.startsWith('virNode')) return !/^virNode(Device|ListDevices$|NumOfDevices$)/.test(name);
-  if (name.startsWith('virConnect')) return !/Network|Interface|NodeDevice|NWFilter/.test(name);
-  return false;
-}
-
-function nativeSources(dir) {
-  const out = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...nativeSources(p));
-    else if (/\.(cc|h)$/.test(entry.name)) out.push(p);
-  }
-  return out;
-}
-
-// C++ comments, raw strings, string and character literals.
-const COMMENT_OR_LITERAL =
-  /\/\/[^\n]*|\/\*[\s\S]*?\*\/|R"([^(\s]*)\([\s\S]*?\)\1"|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'/g;
-
-/** API function names used in native/ outside comments and string literals. */
-function nativeReferences(api) {
-  const found = new Set();
-  for (const file of nativeSources(NATIVE)) {
-    const code = fs.readFileSync(file, 'utf8').replace(COMMENT_OR_LITERAL, ' ');
-    for (const m of code.matchAll(/\bvir[A-Z][A-Za-z0-9]*\b/g)) if (api.has(m[0])) found.add(m[0]);
-  }
-  return found;
 }
 
 const STORAGE = 'not bound yet: storage issue (#3)';
@@ -166,7 +120,7 @@ function main() {
       process.exit(2);
     }
   }
-  const api = apiFunctions(xml || apiXmlPath());
+  const api = apiInfo(xml || apiXmlPath());
   const bound = nativeReferences(api);
   const existing = readExisting();
   const covered = [...api.keys()].filter(isCovered).sort();

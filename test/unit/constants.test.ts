@@ -5,7 +5,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as constants from '../../lib/constants';
 import {
   ConnectGetAllDomainStatsFlags,
@@ -27,19 +27,8 @@ import {
 
 const ROOT = path.resolve(__dirname, '../../..');
 const GENERATOR = path.join(ROOT, 'scripts', 'gen-constants.js');
-
-function apiXmlPath(): string {
-  try {
-    const p = execFileSync('pkg-config', ['--variable=libvirt_api', 'libvirt'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    if (p && fs.existsSync(p)) return p;
-  } catch {
-    // fall through to Debian's path
-  }
-  return '/usr/share/libvirt/api/libvirt-api.xml';
-}
+// scripts/libvirt-api.js, resolved from dist/test/unit, where this test runs.
+const { apiXmlPath }: { apiXmlPath(): string } = require('../../../scripts/libvirt-api.js');
 
 function generator(...args: string[]) {
   const r = spawnSync(process.execPath, [GENERATOR, ...args], { cwd: ROOT, encoding: 'utf8' });

@@ -21,77 +21,29 @@
 // (`virConnectClose(conn)`) and functions passed by pointer (`Bool(virConnectIsAlive)`), but not a
 // name that only appears in a documentation link or an error message.
 //
+// The selection is isCovered and the native scan is nativeReferences, both in
+// scripts/libvirt-api.js (shared with scripts/gen-unbound.js); change this comment with them.
+//
 // unbound.tsv: one `virFunctionName<TAB>reason` per line; `#` starts a comment line.
-// scripts/gen-unbound.js adds missing names and drops bound ones (it keeps edited reasons); it
-// repeats this selection, so change both together.
+// scripts/gen-unbound.js adds missing names and drops bound ones (it keeps edited reasons).
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+
+/** scripts/libvirt-api.js, shared with scripts/gen-unbound.js. */
+interface LibvirtApi {
+  apiXmlPath(): string;
+  apiFunctions(xmlPath: string): Set<string>;
+  isCovered(name: string): boolean;
+  /** name -> the files (relative to the repository root) that use it. */
+  nativeReferences(api: Set<string>, nativeDir?: string): Map<string, string[]>;
+}
+// Resolved from dist/test/unit, where this test runs.
+const { apiXmlPath, apiFunctions, isCovered, nativeReferences }: LibvirtApi =
+  require('../../../scripts/libvirt-api.js');
 
 const ROOT = path.resolve(__dirname, '../../..');
 const UNBOUND = path.join(ROOT, 'test', 'coverage', 'unbound.tsv');
-const NATIVE = path.join(ROOT, 'native');
-
-function apiXmlPath(): string {
-  try {
-    const p = execFileSync('pkg-config', ['--variable=libvirt_api', 'libvirt'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    if (p && fs.existsSync(p)) return p;
-  } catch {
-    // fall through to Debian's path
-  }
-  return '/usr/share/libvirt/api/libvirt-api.xml';
-}
-
-function apiFunctions(xmlPath: string): Set<string> {
-  const xml = fs.readFileSync(xmlPath, 'utf8');
-  return new Set([...xml.matchAll(/<function\s+name=['"](\w+)['"]/g)].map((m) => m[1]));
-}
-
-function isCovered(name: string): boolean {
-  if (/^vir(StoragePool|StorageVol|Secret|Stream|Domain)/.test(name)) return true;
-  if (name.startsWith('virNode')) {
-    return !/^virNode(Device|ListDevices$|NumOfDevices$)/.test(name);
-  }
-  if (name.startsWith('virConnect')) return !/Network|Interface|NodeDevice|NWFilter/.test(name);
-  return false;
-}
-
-function nativeSources(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...nativeSources(p));
-    else if (/\.(cc|h)$/.test(entry.name)) out.push(p);
-  }
-  return out.sort();
-}
-
-/** C++ source with comments, string and character literals blanked out. */
-function codeOnly(src: string): string {
-  return src.replace(
-    /\/\/[^\n]*|\/\*[\s\S]*?\*\/|R"([^(\s]*)\([\s\S]*?\)\1"|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'/g,
-    ' ',
-  );
-}
-
-function nativeReferences(api: Set<string>): Map<string, string[]> {
-  const where = new Map<string, string[]>();
-  for (const file of nativeSources(NATIVE)) {
-    const code = codeOnly(fs.readFileSync(file, 'utf8'));
-    for (const m of code.matchAll(/\bvir[A-Z][A-Za-z0-9]*\b/g)) {
-      if (!api.has(m[0])) continue;
-      const rel = path.relative(ROOT, file);
-      const files = where.get(m[0]) ?? [];
-      if (!files.includes(rel)) files.push(rel);
-      where.set(m[0], files);
-    }
-  }
-  return where;
-}
 
 interface UnboundFile {
   entries: Map<string, string>;

@@ -12,6 +12,7 @@
         "native/storage_pool.cc",
         "native/storage_vol.cc",
         "native/domain.cc",
+        "native/secret.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

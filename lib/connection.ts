@@ -10,8 +10,10 @@ import { Domain } from './domain';
 import { LibvirtError, settle } from './errors';
 import { native, type NativeConnect } from './native';
 import { decodeVersion, type Version } from './version';
+import { Secret, SECRET_USAGE_TYPES } from './secret';
 import { StoragePool } from './storage-pool';
 import { parseCapabilitiesXml, type Capabilities } from './xml/capabilities';
+import { buildSecretXml, type SecretDefinition, type SecretUsageName } from './xml/secret';
 import { parseSysinfoXml, type Sysinfo } from './xml/sysinfo';
 
 /** Credentials answered when libvirt asks for them (SASL, the test driver's `<auth>`). */
@@ -327,6 +329,36 @@ export class Connection {
     if (typeof id !== 'number') throw new TypeError('id must be a number');
     if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) throw new RangeError('id must be an integer from 0 to 2147483647');
     return new Domain(await settle(this.#native.domainLookupByID(id), 'Connection.lookupDomainById'));
+  }
+
+  /**
+   * `virSecretDefineXML`: defines a secret (or redefines the one with the same UUID) from a
+   * typed definition or an XML string. Set its value with {@link Secret.setValue}.
+   */
+  async defineSecret(definition: SecretDefinition | string, flags?: number): Promise<Secret> {
+    const xml = typeof definition === 'string' ? definition : buildSecretXml(definition);
+    const h = await settle(this.#native.secretDefineXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.defineSecret');
+    return new Secret(h);
+  }
+
+  /** `virSecretLookupByUUIDString`; rejects with `VIR_ERR_NO_SECRET` when absent. */
+  async lookupSecretByUUID(uuid: string): Promise<Secret> {
+    return new Secret(await settle(this.#native.secretLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupSecretByUUID'));
+  }
+
+  /** `virSecretLookupByUsage`: e.g. `('iscsi', 'my-target')`, `('ceph', 'client.admin')`. */
+  async lookupSecretByUsage(usageType: SecretUsageName, usageId: string): Promise<Secret> {
+    const type = typeof usageType === 'string' ? SECRET_USAGE_TYPES[usageType] : undefined;
+    if (type === undefined || usageType === ('none' as string))
+      throw new TypeError(`usageType must be one of ${Object.keys(SECRET_USAGE_TYPES).filter((k) => k !== 'none').join(', ')}`);
+    const h = await settle(this.#native.secretLookupByUsage(type, stringArg(usageId, 'usageId')), 'Connection.lookupSecretByUsage');
+    return new Secret(h);
+  }
+
+  /** `virConnectListAllSecrets`, filtered by `ConnectListAllSecretsFlags`. */
+  async listAllSecrets(flags?: number): Promise<Secret[]> {
+    const handles = await settle(this.#native.listAllSecrets(flagsArg(flags)), 'Connection.listAllSecrets');
+    return handles.map((h) => new Secret(h));
   }
 
   [inspect.custom](): string {

@@ -50,6 +50,16 @@ export interface NativeDomain extends NativeHandle {
   getXMLDesc(flags: number): Promise<string>;
 }
 
+export interface NativeSecret extends NativeHandle {
+  getUUIDString(): string;
+  getUsageType(): number;
+  getUsageID(): string;
+  getXMLDesc(flags: number): Promise<string>;
+  setValue(value: Uint8Array, flags: number): Promise<void>;
+  getValue(flags: number): Promise<Buffer>;
+  undefine(): Promise<void>;
+}
+
 export interface NativeConnect {
   close(): Promise<void>;
   isClosed(): boolean;
@@ -73,6 +83,10 @@ export interface NativeConnect {
   domainLookupByName(name: string): Promise<NativeDomain>;
   domainLookupByUUIDString(uuid: string): Promise<NativeDomain>;
   domainLookupByID(id: number): Promise<NativeDomain>;
+  listAllSecrets(flags: number): Promise<NativeSecret[]>;
+  secretDefineXML(xml: string, flags: number): Promise<NativeSecret>;
+  secretLookupByUUIDString(uuid: string): Promise<NativeSecret>;
+  secretLookupByUsage(usageType: number, usageID: string): Promise<NativeSecret>;
 }
 
 export interface NativeBinding {

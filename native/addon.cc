@@ -4,6 +4,7 @@
 #include "addon.h"
 #include "connect.h"
 #include "domain.h"
+#include "secret.h"
 #include "storage_pool.h"
 #include "storage_vol.h"
 #include "convert.h"
@@ -52,6 +53,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->storagePoolClass = Napi::Persistent(StoragePool::Init(env));
   data->storageVolClass = Napi::Persistent(StorageVol::Init(env));
   data->domainClass = Napi::Persistent(Domain::Init(env));
+  data->secretClass = Napi::Persistent(Secret::Init(env));
 
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));

@@ -13,6 +13,7 @@ struct AddonData {
   Napi::FunctionReference storagePoolClass;
   Napi::FunctionReference storageVolClass;
   Napi::FunctionReference domainClass;
+  Napi::FunctionReference secretClass;
   // Delivery of finished calls to this environment (native/worker.cc).
   std::shared_ptr<void> dispatcher;
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "addon.h"
 #include "domain.h"
+#include "secret.h"
 #include "storage_pool.h"
 
 namespace virtkit {
@@ -95,6 +96,10 @@ Napi::Function Connect::Init(Napi::Env env) {
                          InstanceMethod<&Connect::DomainLookupByName>("domainLookupByName"),
                          InstanceMethod<&Connect::DomainLookupByUUIDString>("domainLookupByUUIDString"),
                          InstanceMethod<&Connect::DomainLookupByID>("domainLookupByID"),
+                         InstanceMethod<&Connect::ListAllSecrets>("listAllSecrets"),
+                         InstanceMethod<&Connect::SecretDefineXML>("secretDefineXML"),
+                         InstanceMethod<&Connect::SecretLookupByUUIDString>("secretLookupByUUIDString"),
+                         InstanceMethod<&Connect::SecretLookupByUsage>("secretLookupByUsage"),
                      });
 }
 
@@ -273,6 +278,38 @@ Napi::Value Connect::DomainLookupByUUIDString(const Napi::CallbackInfo& info) {
 Napi::Value Connect::DomainLookupByID(const Napi::CallbackInfo& info) {
   int id = ArgInt(info, 0, "id");
   return Call(info, Lookup<DomainTraits>([id](virConnectPtr c) { return virDomainLookupByID(c, id); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-secret.html#virConnectListAllSecrets
+Napi::Value Connect::ListAllSecrets(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virConnectPtr c) {
+    virSecretPtr* list = nullptr;
+    int n = virConnectListAllSecrets(c, &list, flags);
+    return TakeList<SecretTraits>(list, n);
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-secret.html#virSecretDefineXML
+Napi::Value Connect::SecretDefineXML(const Napi::CallbackInfo& info) {
+  std::string xml = ArgString(info, 0, "xml");
+  unsigned int flags = ArgFlags(info, 1);
+  return Call(info, Lookup<SecretTraits>([xml, flags](virConnectPtr c) { return virSecretDefineXML(c, xml.c_str(), flags); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-secret.html#virSecretLookupByUUIDString
+Napi::Value Connect::SecretLookupByUUIDString(const Napi::CallbackInfo& info) {
+  std::string uuid = ArgString(info, 0, "uuid");
+  return Call(info, Lookup<SecretTraits>([uuid](virConnectPtr c) { return virSecretLookupByUUIDString(c, uuid.c_str()); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-secret.html#virSecretLookupByUsage
+Napi::Value Connect::SecretLookupByUsage(const Napi::CallbackInfo& info) {
+  int type = ArgInt(info, 0, "usageType");
+  std::string usageID = ArgString(info, 1, "usageID");
+  return Call(info, Lookup<SecretTraits>([type, usageID](virConnectPtr c) {
+    return virSecretLookupByUsage(c, type, usageID.c_str());
+  }));
 }
 
 }  // namespace virtkit

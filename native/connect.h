@@ -51,6 +51,10 @@ class Connect : public Handle<Connect, ConnectTraits> {
   Napi::Value DomainLookupByName(const Napi::CallbackInfo& info);
   Napi::Value DomainLookupByUUIDString(const Napi::CallbackInfo& info);
   Napi::Value DomainLookupByID(const Napi::CallbackInfo& info);
+  Napi::Value ListAllSecrets(const Napi::CallbackInfo& info);
+  Napi::Value SecretDefineXML(const Napi::CallbackInfo& info);
+  Napi::Value SecretLookupByUUIDString(const Napi::CallbackInfo& info);
+  Napi::Value SecretLookupByUsage(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

@@ -1,0 +1,149 @@
+/**
+ * An ordered, lossless XML element tree: what the typed XML modules keep of a parsed document
+ * so that building it again changes only what the typed fields changed. Elements, attributes,
+ * text and comments survive in their order; insignificant whitespace does not (libvirt
+ * formats its documents itself). DOCTYPE and entity declarations are refused, as in tree.ts.
+ */
+import { XMLParser } from 'fast-xml-parser';
+
+export interface XElement {
+  name: string;
+  attrs: Record<string, string>;
+  children: XNode[];
+}
+export type XNode = XElement | { text: string } | { comment: string };
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  commentPropName: '#comment',
+  processEntities: true,
+  htmlEntities: false,
+});
+
+type Raw = Record<string, unknown>;
+
+function convert(raw: Raw[]): XNode[] {
+  const out: XNode[] = [];
+  for (const node of raw) {
+    if ('#text' in node) {
+      out.push({ text: String(node['#text']) });
+      continue;
+    }
+    if ('#comment' in node) {
+      const inner = (node['#comment'] as Raw[]).map((c) => String(c['#text'] ?? '')).join('');
+      out.push({ comment: inner });
+      continue;
+    }
+    const name = Object.keys(node).find((k) => k !== ':@');
+    if (!name || name.startsWith('?')) continue; // the XML declaration
+    const attrs = { ...((node[':@'] as Record<string, string> | undefined) ?? {}) };
+    out.push({ name, attrs, children: convert(node[name] as Raw[]) });
+  }
+  return out;
+}
+
+/** Parses a document into its root element; `what` names the document in errors. */
+export function parseOrdered(xml: string, what: string): XElement {
+  if (typeof xml !== 'string') throw new TypeError(`${what} must be an XML string`);
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SyntaxError(`${what}: DOCTYPE and entity declarations are not accepted`);
+  let nodes: XNode[];
+  try {
+    nodes = convert(parser.parse(xml) as Raw[]);
+  } catch (err) {
+    throw new SyntaxError(`${what}: ${(err as Error).message}`);
+  }
+  const roots = nodes.filter(isElement);
+  if (roots.length !== 1) throw new SyntaxError(`${what}: expected one root element, found ${roots.length}`);
+  return roots[0]!;
+}
+
+export function isElement(n: XNode): n is XElement {
+  return (n as XElement).name !== undefined;
+}
+
+export function element(name: string, attrs: Record<string, string> = {}, children: XNode[] = []): XElement {
+  return { name, attrs, children };
+}
+
+/** A deep copy, so that building from a parsed document never changes it. */
+export function clone(el: XElement): XElement {
+  return {
+    name: el.name,
+    attrs: { ...el.attrs },
+    children: el.children.map((c) => (isElement(c) ? clone(c) : { ...c })),
+  };
+}
+
+export function childElements(el: XElement | undefined, name?: string): XElement[] {
+  if (!el) return [];
+  return el.children.filter((c): c is XElement => isElement(c) && (name === undefined || c.name === name));
+}
+
+export function firstChild(el: XElement | undefined, name: string): XElement | undefined {
+  return childElements(el, name)[0];
+}
+
+/** The element's text content (its direct text nodes joined). */
+export function textOf(el: XElement | undefined): string | undefined {
+  if (!el) return undefined;
+  return el.children
+    .filter((c): c is { text: string } => 'text' in c)
+    .map((c) => c.text)
+    .join('');
+}
+
+/** Sets the text of child `name` (created at the end when missing), or removes every such
+ * child when `value` is undefined. */
+export function setChildText(el: XElement, name: string, value: string | undefined): void {
+  const existing = firstChild(el, name);
+  if (value === undefined) {
+    removeChildren(el, name);
+    return;
+  }
+  if (existing) existing.children = [{ text: value }, ...existing.children.filter((c) => !('text' in c))];
+  else el.children.push(element(name, {}, [{ text: value }]));
+}
+
+/** The child `name`, created at the end when missing. */
+export function ensureChild(el: XElement, name: string): XElement {
+  const existing = firstChild(el, name);
+  if (existing) return existing;
+  const created = element(name);
+  el.children.push(created);
+  return created;
+}
+
+export function removeChildren(el: XElement, name: string): void {
+  el.children = el.children.filter((c) => !(isElement(c) && c.name === name));
+}
+
+/** Sets attribute `name`, or removes it when `value` is undefined. */
+export function setAttr(el: XElement, name: string, value: string | undefined): void {
+  if (value === undefined) delete el.attrs[name];
+  else el.attrs[name] = value;
+}
+
+const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeAttr = (s: string) => escapeText(s).replace(/"/g, '&quot;');
+
+/** Serialises an element tree, two spaces per level, text-only elements on one line. */
+export function serialize(el: XElement, depth = 0): string {
+  const pad = '  '.repeat(depth);
+  const attrs = Object.entries(el.attrs)
+    .map(([k, v]) => ` ${k}="${escapeAttr(v)}"`)
+    .join('');
+  if (el.children.length === 0) return `${pad}<${el.name}${attrs}/>`;
+  if (el.children.every((c) => 'text' in c))
+    return `${pad}<${el.name}${attrs}>${escapeText(el.children.map((c) => (c as { text: string }).text).join(''))}</${el.name}>`;
+  const inner = el.children.map((c) => {
+    if (isElement(c)) return serialize(c, depth + 1);
+    if ('text' in c) return `${pad}  ${escapeText(c.text)}`;
+    return `${pad}  <!--${c.comment.replace(/--/g, '- -')}-->`;
+  });
+  return [`${pad}<${el.name}${attrs}>`, ...inner, `${pad}</${el.name}>`].join('\n');
+}

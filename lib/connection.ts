@@ -308,6 +308,37 @@ export class Connection {
     return new StoragePool(h);
   }
 
+  /** `virStoragePoolLookupByTargetPath`: the pool whose target is `path`. */
+  async lookupStoragePoolByTargetPath(path: string): Promise<StoragePool> {
+    const h = await settle(this.#native.storagePoolLookupByTargetPath(stringArg(path, 'path')), 'Connection.lookupStoragePoolByTargetPath');
+    return new StoragePool(h);
+  }
+
+  /** `virStoragePoolDefineXML`: defines a persistent pool (inactive until started). */
+  async defineStoragePool(xml: string, flags?: number): Promise<StoragePool> {
+    const h = await settle(this.#native.storagePoolDefineXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineStoragePool');
+    return new StoragePool(h);
+  }
+
+  /** `virStoragePoolCreateXML`: creates and starts a transient pool. */
+  async createStoragePool(xml: string, flags?: number): Promise<StoragePool> {
+    const h = await settle(this.#native.storagePoolCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.createStoragePool');
+    return new StoragePool(h);
+  }
+
+  /** `virConnectFindStoragePoolSources`: probes for pool sources of `type` (e.g. `logical`,
+   * `netfs`, `iscsi`), optionally narrowed by a `<source>` document; returns libvirt's
+   * `<sources>` XML. */
+  async findStoragePoolSourcesXml(type: string, sourceSpec?: string, flags?: number): Promise<string> {
+    const spec = sourceSpec === undefined ? null : stringArg(sourceSpec, 'sourceSpec');
+    return settle(this.#native.findStoragePoolSources(stringArg(type, 'type'), spec, flagsArg(flags)), 'Connection.findStoragePoolSourcesXml');
+  }
+
+  /** `virConnectGetStoragePoolCapabilities`: which pool types this host supports, as XML. */
+  async storagePoolCapabilitiesXml(): Promise<string> {
+    return settle(this.#native.getStoragePoolCapabilities(0), 'Connection.storagePoolCapabilitiesXml');
+  }
+
   /** `virStoragePoolLookupByUUIDString`. */
   async lookupStoragePoolByUUID(uuid: string): Promise<StoragePool> {
     const h = await settle(this.#native.storagePoolLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupStoragePoolByUUID');

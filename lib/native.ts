@@ -31,6 +31,13 @@ export interface NativeStoragePool extends NativeHandle {
   isPersistent(): Promise<boolean>;
   getAutostart(): Promise<boolean>;
   listAllVolumes(flags: number): Promise<NativeStorageVol[]>;
+  build(flags: number): Promise<void>;
+  create(flags: number): Promise<void>;
+  delete(flags: number): Promise<void>;
+  destroy(): Promise<void>;
+  undefine(): Promise<void>;
+  refresh(flags: number): Promise<void>;
+  setAutostart(autostart: boolean): Promise<void>;
 }
 
 export interface NativeStorageVol extends NativeHandle {
@@ -39,6 +46,7 @@ export interface NativeStorageVol extends NativeHandle {
   getPath(): Promise<string>;
   getInfo(): Promise<{ type: number; capacity: number; allocation: number }>;
   getXMLDesc(flags: number): Promise<string>;
+  storagePoolLookupByVolume(): Promise<NativeStoragePool>;
 }
 
 export interface NativeDomain extends NativeHandle {
@@ -84,6 +92,11 @@ export interface NativeConnect {
   domainLookupByUUIDString(uuid: string): Promise<NativeDomain>;
   domainLookupByID(id: number): Promise<NativeDomain>;
   listAllSecrets(flags: number): Promise<NativeSecret[]>;
+  storagePoolDefineXML(xml: string, flags: number): Promise<NativeStoragePool>;
+  storagePoolCreateXML(xml: string, flags: number): Promise<NativeStoragePool>;
+  storagePoolLookupByTargetPath(path: string): Promise<NativeStoragePool>;
+  findStoragePoolSources(type: string, srcSpec: string | null, flags: number): Promise<string>;
+  getStoragePoolCapabilities(flags: number): Promise<string>;
   secretDefineXML(xml: string, flags: number): Promise<NativeSecret>;
   secretLookupByUUIDString(uuid: string): Promise<NativeSecret>;
   secretLookupByUsage(usageType: number, usageID: string): Promise<NativeSecret>;

@@ -70,6 +70,50 @@ export class StoragePool {
     return handles.map((h) => new StorageVolume(h));
   }
 
+  /** `virStoragePoolBuild`: prepares the pool's target (creates the directory, formats the
+   * device…), with `StoragePoolBuildFlags`. */
+  async build(flags?: number): Promise<void> {
+    return settle(this.#native.build(flagsArg(flags)), 'StoragePool.build');
+  }
+
+  /** `virStoragePoolCreate`: starts an inactive pool (`virsh pool-start`), with
+   * `StoragePoolCreateFlags` (e.g. build first). */
+  async start(flags?: number): Promise<void> {
+    return settle(this.#native.create(flagsArg(flags)), 'StoragePool.start');
+  }
+
+  /** `virStoragePoolDestroy`: stops the pool (`virsh pool-destroy`); its data is untouched.
+   * A transient pool disappears. */
+  destroy(): Promise<void> {
+    return settle(this.#native.destroy(), 'StoragePool.destroy');
+  }
+
+  /** `virStoragePoolDelete`: deletes the pool's underlying storage (the inverse of build). */
+  async delete(flags?: number): Promise<void> {
+    return settle(this.#native.delete(flagsArg(flags)), 'StoragePool.delete');
+  }
+
+  /** `virStoragePoolUndefine`: removes an inactive pool's definition. */
+  undefine(): Promise<void> {
+    return settle(this.#native.undefine(), 'StoragePool.undefine');
+  }
+
+  /** `virStoragePoolRefresh`: rescans the pool's volumes. */
+  async refresh(): Promise<void> {
+    return settle(this.#native.refresh(0), 'StoragePool.refresh');
+  }
+
+  /** `virStoragePoolSetAutostart`: start the pool when libvirtd starts. */
+  async setAutostart(autostart: boolean): Promise<void> {
+    if (typeof autostart !== 'boolean') throw new TypeError('autostart must be a boolean');
+    return settle(this.#native.setAutostart(autostart), 'StoragePool.setAutostart');
+  }
+
+  /** Same libvirt pool (UUIDs are unique on a host). */
+  equals(other: unknown): boolean {
+    return other instanceof StoragePool && other.uuid === this.uuid;
+  }
+
   /** Releases the handle now instead of at garbage collection. Idempotent. */
   free(): void {
     this.#native.free();

@@ -8,6 +8,7 @@ import { flagsArg, shortName } from './args';
 import { StorageVolType } from './constants';
 import { settle } from './errors';
 import type { NativeStorageVol } from './native';
+import { StoragePool } from './storage-pool';
 
 /** `virStorageVolGetInfo`. Sizes in bytes. */
 export interface StorageVolumeInfo {
@@ -46,6 +47,16 @@ export class StorageVolume {
   /** `virStorageVolGetXMLDesc`. */
   async getXML(flags?: number): Promise<string> {
     return settle(this.#native.getXMLDesc(flagsArg(flags)), 'StorageVolume.getXML');
+  }
+
+  /** `virStoragePoolLookupByVolume`: the pool this volume belongs to. */
+  async pool(): Promise<StoragePool> {
+    return new StoragePool(await settle(this.#native.storagePoolLookupByVolume(), 'StorageVolume.pool'));
+  }
+
+  /** Same libvirt volume (keys are unique on a host). */
+  equals(other: unknown): boolean {
+    return other instanceof StorageVolume && other.key === this.key;
   }
 
   /** Releases the handle now instead of at garbage collection. Idempotent. */

@@ -97,6 +97,11 @@ Napi::Function Connect::Init(Napi::Env env) {
                          InstanceMethod<&Connect::DomainLookupByUUIDString>("domainLookupByUUIDString"),
                          InstanceMethod<&Connect::DomainLookupByID>("domainLookupByID"),
                          InstanceMethod<&Connect::ListAllSecrets>("listAllSecrets"),
+                         InstanceMethod<&Connect::StoragePoolDefineXML>("storagePoolDefineXML"),
+                         InstanceMethod<&Connect::StoragePoolCreateXML>("storagePoolCreateXML"),
+                         InstanceMethod<&Connect::StoragePoolLookupByTargetPath>("storagePoolLookupByTargetPath"),
+                         InstanceMethod<&Connect::FindStoragePoolSources>("findStoragePoolSources"),
+                         InstanceMethod<&Connect::GetStoragePoolCapabilities>("getStoragePoolCapabilities"),
                          InstanceMethod<&Connect::SecretDefineXML>("secretDefineXML"),
                          InstanceMethod<&Connect::SecretLookupByUUIDString>("secretLookupByUUIDString"),
                          InstanceMethod<&Connect::SecretLookupByUsage>("secretLookupByUsage"),
@@ -310,6 +315,42 @@ Napi::Value Connect::SecretLookupByUsage(const Napi::CallbackInfo& info) {
   return Call(info, Lookup<SecretTraits>([type, usageID](virConnectPtr c) {
     return virSecretLookupByUsage(c, type, usageID.c_str());
   }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDefineXML
+Napi::Value Connect::StoragePoolDefineXML(const Napi::CallbackInfo& info) {
+  std::string xml = ArgString(info, 0, "xml");
+  unsigned int flags = ArgFlags(info, 1);
+  return Call(info, Lookup<StoragePoolTraits>([xml, flags](virConnectPtr c) { return virStoragePoolDefineXML(c, xml.c_str(), flags); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolCreateXML (transient)
+Napi::Value Connect::StoragePoolCreateXML(const Napi::CallbackInfo& info) {
+  std::string xml = ArgString(info, 0, "xml");
+  unsigned int flags = ArgFlags(info, 1);
+  return Call(info, Lookup<StoragePoolTraits>([xml, flags](virConnectPtr c) { return virStoragePoolCreateXML(c, xml.c_str(), flags); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolLookupByTargetPath
+Napi::Value Connect::StoragePoolLookupByTargetPath(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  return Call(info, Lookup<StoragePoolTraits>([path](virConnectPtr c) { return virStoragePoolLookupByTargetPath(c, path.c_str()); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectFindStoragePoolSources
+Napi::Value Connect::FindStoragePoolSources(const Napi::CallbackInfo& info) {
+  std::string type = ArgString(info, 0, "type");
+  auto spec = ArgOptString(info, 1, "srcSpec");
+  unsigned int flags = ArgFlags(info, 2);
+  return Call(info, [type, spec, flags](virConnectPtr c) {
+    return TakeString(virConnectFindStoragePoolSources(c, type.c_str(), spec ? spec->c_str() : nullptr, flags));
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectGetStoragePoolCapabilities
+Napi::Value Connect::GetStoragePoolCapabilities(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virConnectPtr c) { return TakeString(virConnectGetStoragePoolCapabilities(c, flags)); });
 }
 
 }  // namespace virtkit

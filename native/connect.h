@@ -52,6 +52,11 @@ class Connect : public Handle<Connect, ConnectTraits> {
   Napi::Value DomainLookupByUUIDString(const Napi::CallbackInfo& info);
   Napi::Value DomainLookupByID(const Napi::CallbackInfo& info);
   Napi::Value ListAllSecrets(const Napi::CallbackInfo& info);
+  Napi::Value StoragePoolDefineXML(const Napi::CallbackInfo& info);
+  Napi::Value StoragePoolCreateXML(const Napi::CallbackInfo& info);
+  Napi::Value StoragePoolLookupByTargetPath(const Napi::CallbackInfo& info);
+  Napi::Value FindStoragePoolSources(const Napi::CallbackInfo& info);
+  Napi::Value GetStoragePoolCapabilities(const Napi::CallbackInfo& info);
   Napi::Value SecretDefineXML(const Napi::CallbackInfo& info);
   Napi::Value SecretLookupByUUIDString(const Napi::CallbackInfo& info);
   Napi::Value SecretLookupByUsage(const Napi::CallbackInfo& info);

@@ -198,6 +198,14 @@ auto BoolResult(Fn f) {
   };
 }
 
+// Adapts `int f(ptr, args...)` (negative on failure) to a worker lambda with no result.
+template <typename Fn, typename... A>
+auto VoidResult(Fn f, A... args) {
+  return [f, args...](auto p) {
+    if (f(p, args...) < 0) ThrowLastError();
+  };
+}
+
 // A libvirt object returned by a worker becomes a new wrap (of its traits' class) in JS.
 template <typename T>
 Napi::Value ToJs(Napi::Env env, Hold<T>&& ref) {

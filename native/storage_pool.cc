@@ -35,6 +35,13 @@ Napi::Function StoragePool::Init(Napi::Env env) {
                          InstanceMethod<&StoragePool::IsPersistent>("isPersistent"),
                          InstanceMethod<&StoragePool::GetAutostart>("getAutostart"),
                          InstanceMethod<&StoragePool::ListAllVolumes>("listAllVolumes"),
+                         InstanceMethod<&StoragePool::Build>("build"),
+                         InstanceMethod<&StoragePool::Create>("create"),
+                         InstanceMethod<&StoragePool::Delete>("delete"),
+                         InstanceMethod<&StoragePool::Destroy>("destroy"),
+                         InstanceMethod<&StoragePool::Undefine>("undefine"),
+                         InstanceMethod<&StoragePool::Refresh>("refresh"),
+                         InstanceMethod<&StoragePool::SetAutostart>("setAutostart"),
                      });
 }
 
@@ -86,6 +93,39 @@ Napi::Value StoragePool::ListAllVolumes(const Napi::CallbackInfo& info) {
     int n = virStoragePoolListAllVolumes(p, &list, flags);
     return TakeList<StorageVolTraits>(list, n);
   });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolBuild
+Napi::Value StoragePool::Build(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virStoragePoolBuild, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolCreate (starts it)
+Napi::Value StoragePool::Create(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virStoragePoolCreate, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDelete
+Napi::Value StoragePool::Delete(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virStoragePoolDelete, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDestroy (stops it)
+Napi::Value StoragePool::Destroy(const Napi::CallbackInfo& info) { return Call(info, VoidResult(virStoragePoolDestroy)); }
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolUndefine
+Napi::Value StoragePool::Undefine(const Napi::CallbackInfo& info) { return Call(info, VoidResult(virStoragePoolUndefine)); }
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolRefresh
+Napi::Value StoragePool::Refresh(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virStoragePoolRefresh, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolSetAutostart
+Napi::Value StoragePool::SetAutostart(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "autostart must be a boolean");
+  int autostart = info[0].As<Napi::Boolean>().Value() ? 1 : 0;
+  return Call(info, VoidResult(virStoragePoolSetAutostart, autostart));
 }
 
 }  // namespace virtkit

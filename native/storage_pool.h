@@ -34,6 +34,13 @@ class StoragePool : public Handle<StoragePool, StoragePoolTraits> {
   Napi::Value IsPersistent(const Napi::CallbackInfo& info);
   Napi::Value GetAutostart(const Napi::CallbackInfo& info);
   Napi::Value ListAllVolumes(const Napi::CallbackInfo& info);
+  Napi::Value Build(const Napi::CallbackInfo& info);
+  Napi::Value Create(const Napi::CallbackInfo& info);
+  Napi::Value Delete(const Napi::CallbackInfo& info);
+  Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value Undefine(const Napi::CallbackInfo& info);
+  Napi::Value Refresh(const Napi::CallbackInfo& info);
+  Napi::Value SetAutostart(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

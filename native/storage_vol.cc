@@ -1,5 +1,6 @@
 #include "storage_vol.h"
 #include "addon.h"
+#include "storage_pool.h"
 
 namespace virtkit {
 
@@ -30,6 +31,7 @@ Napi::Function StorageVol::Init(Napi::Env env) {
                          InstanceMethod<&StorageVol::GetPath>("getPath"),
                          InstanceMethod<&StorageVol::GetInfo>("getInfo"),
                          InstanceMethod<&StorageVol::GetXMLDesc>("getXMLDesc"),
+                         InstanceMethod<&StorageVol::StoragePoolLookupByVolume>("storagePoolLookupByVolume"),
                      });
 }
 
@@ -57,6 +59,15 @@ Napi::Value StorageVol::GetInfo(const Napi::CallbackInfo& info) {
 Napi::Value StorageVol::GetXMLDesc(const Napi::CallbackInfo& info) {
   unsigned int flags = ArgFlags(info, 0);
   return Call(info, [flags](virStorageVolPtr v) { return TakeString(virStorageVolGetXMLDesc(v, flags)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolLookupByVolume
+Napi::Value StorageVol::StoragePoolLookupByVolume(const Napi::CallbackInfo& info) {
+  return Call(info, [](virStorageVolPtr v) {
+    virStoragePoolPtr p = virStoragePoolLookupByVolume(v);
+    if (!p) ThrowLastError();
+    return Hold<StoragePoolTraits>::Adopt(p);
+  });
 }
 
 }  // namespace virtkit

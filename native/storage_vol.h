@@ -31,6 +31,7 @@ class StorageVol : public Handle<StorageVol, StorageVolTraits> {
   Napi::Value GetPath(const Napi::CallbackInfo& info);
   Napi::Value GetInfo(const Napi::CallbackInfo& info);
   Napi::Value GetXMLDesc(const Napi::CallbackInfo& info);
+  Napi::Value StoragePoolLookupByVolume(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

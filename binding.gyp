@@ -13,6 +13,7 @@
         "native/storage_vol.cc",
         "native/domain.cc",
         "native/secret.cc",
+        "native/stream.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

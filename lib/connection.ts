@@ -12,6 +12,7 @@ import { native, type NativeConnect } from './native';
 import { decodeVersion, type Version } from './version';
 import { Secret, SECRET_USAGE_TYPES } from './secret';
 import { StoragePool } from './storage-pool';
+import { StorageVolume } from './storage-volume';
 import { parseCapabilitiesXml, type Capabilities } from './xml/capabilities';
 import { buildSecretXml, type SecretDefinition, type SecretUsageName } from './xml/secret';
 import { parseSysinfoXml, type Sysinfo } from './xml/sysinfo';
@@ -312,6 +313,16 @@ export class Connection {
   async lookupStoragePoolByTargetPath(path: string): Promise<StoragePool> {
     const h = await settle(this.#native.storagePoolLookupByTargetPath(stringArg(path, 'path')), 'Connection.lookupStoragePoolByTargetPath');
     return new StoragePool(h);
+  }
+
+  /** `virStorageVolLookupByKey`: a volume by its host-unique key. */
+  async lookupStorageVolumeByKey(key: string): Promise<StorageVolume> {
+    return new StorageVolume(await settle(this.#native.storageVolLookupByKey(stringArg(key, 'key')), 'Connection.lookupStorageVolumeByKey'));
+  }
+
+  /** `virStorageVolLookupByPath`: a volume by its path on the host. */
+  async lookupStorageVolumeByPath(path: string): Promise<StorageVolume> {
+    return new StorageVolume(await settle(this.#native.storageVolLookupByPath(stringArg(path, 'path')), 'Connection.lookupStorageVolumeByPath'));
   }
 
   /** `virStoragePoolDefineXML`: defines a persistent pool (inactive until started). */

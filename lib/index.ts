@@ -7,6 +7,8 @@ export type { ConnectAuth, ConnectOptions, KeepAlive, NodeInfo } from './connect
 export { StoragePool } from './storage-pool';
 export type { StoragePoolInfo } from './storage-pool';
 export { StorageVolume } from './storage-volume';
+export { VolumeReadable, VolumeWritable } from './stream';
+export type { TransferOptions, TransferProgress } from './stream';
 export type { StorageVolumeInfo } from './storage-volume';
 export { Domain } from './domain';
 export type { DomainInfo, DomainStateInfo } from './domain';

@@ -38,6 +38,9 @@ export interface NativeStoragePool extends NativeHandle {
   undefine(): Promise<void>;
   refresh(flags: number): Promise<void>;
   setAutostart(autostart: boolean): Promise<void>;
+  storageVolCreateXML(xml: string, flags: number): Promise<NativeStorageVol>;
+  storageVolCreateXMLFrom(xml: string, clone: NativeStorageVol, flags: number): Promise<NativeStorageVol>;
+  storageVolLookupByName(name: string): Promise<NativeStorageVol>;
 }
 
 export interface NativeStorageVol extends NativeHandle {
@@ -47,6 +50,23 @@ export interface NativeStorageVol extends NativeHandle {
   getInfo(): Promise<{ type: number; capacity: number; allocation: number }>;
   getXMLDesc(flags: number): Promise<string>;
   storagePoolLookupByVolume(): Promise<NativeStoragePool>;
+  getInfoFlags(flags: number): Promise<{ type: number; capacity: number; allocation: number }>;
+  delete(flags: number): Promise<void>;
+  wipe(flags: number): Promise<void>;
+  wipePattern(algorithm: number, flags: number): Promise<void>;
+  resize(capacity: number, flags: number): Promise<void>;
+  upload(offset: number, length: number, flags: number): Promise<NativeStream>;
+  download(offset: number, length: number, flags: number): Promise<NativeStream>;
+}
+
+export interface NativeStream extends NativeHandle {
+  send(data: Uint8Array): Promise<number>;
+  recv(max: number): Promise<Buffer | null>;
+  recvFlags(max: number, flags: number): Promise<Buffer | null>;
+  recvHole(flags: number): Promise<number>;
+  sendHole(length: number, flags: number): Promise<void>;
+  finish(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 export interface NativeDomain extends NativeHandle {
@@ -93,6 +113,8 @@ export interface NativeConnect {
   domainLookupByID(id: number): Promise<NativeDomain>;
   listAllSecrets(flags: number): Promise<NativeSecret[]>;
   storagePoolDefineXML(xml: string, flags: number): Promise<NativeStoragePool>;
+  storageVolLookupByKey(key: string): Promise<NativeStorageVol>;
+  storageVolLookupByPath(path: string): Promise<NativeStorageVol>;
   storagePoolCreateXML(xml: string, flags: number): Promise<NativeStoragePool>;
   storagePoolLookupByTargetPath(path: string): Promise<NativeStoragePool>;
   findStoragePoolSources(type: string, srcSpec: string | null, flags: number): Promise<string>;

@@ -109,6 +109,26 @@ export class StoragePool {
     return settle(this.#native.setAutostart(autostart), 'StoragePool.setAutostart');
   }
 
+  /** `virStorageVolCreateXML`: creates a volume from a `<volume>` document. */
+  async createVolume(xml: string, flags?: number): Promise<StorageVolume> {
+    if (typeof xml !== 'string') throw new TypeError('xml must be a string');
+    return new StorageVolume(await settle(this.#native.storageVolCreateXML(xml, flagsArg(flags)), 'StoragePool.createVolume'));
+  }
+
+  /** `virStorageVolCreateXMLFrom`: creates a volume as a copy of `source` (any pool). */
+  async cloneVolume(xml: string, source: StorageVolume, flags?: number): Promise<StorageVolume> {
+    if (typeof xml !== 'string') throw new TypeError('xml must be a string');
+    if (!(source instanceof StorageVolume)) throw new TypeError('source must be a StorageVolume');
+    const h = await settle(this.#native.storageVolCreateXMLFrom(xml, source._native, flagsArg(flags)), 'StoragePool.cloneVolume');
+    return new StorageVolume(h);
+  }
+
+  /** `virStorageVolLookupByName`; rejects with `VIR_ERR_NO_STORAGE_VOL` when absent. */
+  async lookupVolumeByName(name: string): Promise<StorageVolume> {
+    if (typeof name !== 'string') throw new TypeError('name must be a string');
+    return new StorageVolume(await settle(this.#native.storageVolLookupByName(name), 'StoragePool.lookupVolumeByName'));
+  }
+
   /** Same libvirt pool (UUIDs are unique on a host). */
   equals(other: unknown): boolean {
     return other instanceof StoragePool && other.uuid === this.uuid;

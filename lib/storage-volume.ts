@@ -5,10 +5,11 @@
  */
 import { inspect } from 'node:util';
 import { flagsArg, shortName } from './args';
-import { StorageVolType } from './constants';
+import { StorageVolInfoFlags, StorageVolType, StorageVolWipeAlgorithm } from './constants';
 import { settle } from './errors';
 import type { NativeStorageVol } from './native';
 import { StoragePool } from './storage-pool';
+import { checkTransferOptions, VolumeReadable, VolumeWritable, type TransferOptions } from './stream';
 
 /** `virStorageVolGetInfo`. Sizes in bytes. */
 export interface StorageVolumeInfo {
@@ -38,15 +39,70 @@ export class StorageVolume {
     return settle(this.#native.getPath(), 'StorageVolume.path');
   }
 
-  /** `virStorageVolGetInfo`. */
-  async info(): Promise<StorageVolumeInfo> {
-    const i = await settle(this.#native.getInfo(), 'StorageVolume.info');
+  /** @internal The native handle, for other lib/ modules. */
+  get _native(): NativeStorageVol {
+    return this.#native;
+  }
+
+  /**
+   * `virStorageVolGetInfo`; with `{ physical: true }`, `virStorageVolGetInfoFlags` with
+   * `VIR_STORAGE_VOL_GET_PHYSICAL` (allocation is then the host's physical size).
+   */
+  async info(options?: { physical?: boolean }): Promise<StorageVolumeInfo> {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('options must be an object');
+    const i = options?.physical
+      ? await settle(this.#native.getInfoFlags(StorageVolInfoFlags.VIR_STORAGE_VOL_GET_PHYSICAL), 'StorageVolume.info')
+      : await settle(this.#native.getInfo(), 'StorageVolume.info');
     return { type: i.type, typeName: shortName(StorageVolType, i.type, 'VIR_STORAGE_VOL_'), capacity: i.capacity, allocation: i.allocation };
   }
 
   /** `virStorageVolGetXMLDesc`. */
   async getXML(flags?: number): Promise<string> {
     return settle(this.#native.getXMLDesc(flagsArg(flags)), 'StorageVolume.getXML');
+  }
+
+  /** `virStorageVolDelete`: removes the volume and its data (`StorageVolDeleteFlags`). */
+  async delete(flags?: number): Promise<void> {
+    return settle(this.#native.delete(flagsArg(flags)), 'StorageVolume.delete');
+  }
+
+  /**
+   * `virStorageVolWipe` (zeroes), or `virStorageVolWipePattern` with a
+   * `StorageVolWipeAlgorithm` (NNSA, DoD, Gutmann, random…).
+   */
+  async wipe(algorithm?: StorageVolWipeAlgorithm): Promise<void> {
+    if (algorithm === undefined || algorithm === StorageVolWipeAlgorithm.VIR_STORAGE_VOL_WIPE_ALG_ZERO)
+      return settle(this.#native.wipe(0), 'StorageVolume.wipe');
+    if (typeof algorithm !== 'number' || !(algorithm in StorageVolWipeAlgorithm)) throw new TypeError('algorithm must be a StorageVolWipeAlgorithm');
+    return settle(this.#native.wipePattern(algorithm, 0), 'StorageVolume.wipe');
+  }
+
+  /** `virStorageVolResize`: new capacity in bytes (`StorageVolResizeFlags`: DELTA, SHRINK,
+   * ALLOCATE). */
+  async resize(capacity: number, flags?: number): Promise<void> {
+    if (typeof capacity !== 'number' || !Number.isSafeInteger(capacity) || capacity < 0)
+      throw new TypeError('capacity must be a non-negative safe integer (bytes)');
+    return settle(this.#native.resize(capacity, flagsArg(flags)), 'StorageVolume.resize');
+  }
+
+  /**
+   * `virStorageVolDownload`: the volume's content as a Readable (backpressure: one libvirt
+   * call per chunk read). Emits `progress` `{ bytes }`; `signal` aborts it.
+   */
+  download(options?: TransferOptions & { flags?: number }): VolumeReadable {
+    const opts = checkTransferOptions(options);
+    const flags = flagsArg(options?.flags);
+    return new VolumeReadable(() => settle(this.#native.download(opts.offset, opts.length, flags), 'StorageVolume.download'), opts);
+  }
+
+  /**
+   * `virStorageVolUpload`: a Writable into the volume; `finish` means libvirt has all of it
+   * (`virStreamFinish`). Emits `progress` `{ bytes }`; `signal` aborts it.
+   */
+  upload(options?: TransferOptions & { flags?: number }): VolumeWritable {
+    const opts = checkTransferOptions(options);
+    const flags = flagsArg(options?.flags);
+    return new VolumeWritable(() => settle(this.#native.upload(opts.offset, opts.length, flags), 'StorageVolume.upload'), opts);
   }
 
   /** `virStoragePoolLookupByVolume`: the pool this volume belongs to. */

@@ -5,6 +5,7 @@
 #include "connect.h"
 #include "domain.h"
 #include "secret.h"
+#include "stream.h"
 #include "storage_pool.h"
 #include "storage_vol.h"
 #include "convert.h"
@@ -54,6 +55,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->storageVolClass = Napi::Persistent(StorageVol::Init(env));
   data->domainClass = Napi::Persistent(Domain::Init(env));
   data->secretClass = Napi::Persistent(Secret::Init(env));
+  data->streamClass = Napi::Persistent(Stream::Init(env));
 
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));

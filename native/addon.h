@@ -14,6 +14,7 @@ struct AddonData {
   Napi::FunctionReference storageVolClass;
   Napi::FunctionReference domainClass;
   Napi::FunctionReference secretClass;
+  Napi::FunctionReference streamClass;
   // Delivery of finished calls to this environment (native/worker.cc).
   std::shared_ptr<void> dispatcher;
 

@@ -5,6 +5,7 @@
 #include "domain.h"
 #include "secret.h"
 #include "storage_pool.h"
+#include "storage_vol.h"
 
 namespace virtkit {
 
@@ -98,6 +99,8 @@ Napi::Function Connect::Init(Napi::Env env) {
                          InstanceMethod<&Connect::DomainLookupByID>("domainLookupByID"),
                          InstanceMethod<&Connect::ListAllSecrets>("listAllSecrets"),
                          InstanceMethod<&Connect::StoragePoolDefineXML>("storagePoolDefineXML"),
+                         InstanceMethod<&Connect::StorageVolLookupByKey>("storageVolLookupByKey"),
+                         InstanceMethod<&Connect::StorageVolLookupByPath>("storageVolLookupByPath"),
                          InstanceMethod<&Connect::StoragePoolCreateXML>("storagePoolCreateXML"),
                          InstanceMethod<&Connect::StoragePoolLookupByTargetPath>("storagePoolLookupByTargetPath"),
                          InstanceMethod<&Connect::FindStoragePoolSources>("findStoragePoolSources"),
@@ -351,6 +354,18 @@ Napi::Value Connect::FindStoragePoolSources(const Napi::CallbackInfo& info) {
 Napi::Value Connect::GetStoragePoolCapabilities(const Napi::CallbackInfo& info) {
   unsigned int flags = ArgFlags(info, 0);
   return Call(info, [flags](virConnectPtr c) { return TakeString(virConnectGetStoragePoolCapabilities(c, flags)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByKey
+Napi::Value Connect::StorageVolLookupByKey(const Napi::CallbackInfo& info) {
+  std::string key = ArgString(info, 0, "key");
+  return Call(info, Lookup<StorageVolTraits>([key](virConnectPtr c) { return virStorageVolLookupByKey(c, key.c_str()); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByPath
+Napi::Value Connect::StorageVolLookupByPath(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  return Call(info, Lookup<StorageVolTraits>([path](virConnectPtr c) { return virStorageVolLookupByPath(c, path.c_str()); }));
 }
 
 }  // namespace virtkit

@@ -53,6 +53,8 @@ class Connect : public Handle<Connect, ConnectTraits> {
   Napi::Value DomainLookupByID(const Napi::CallbackInfo& info);
   Napi::Value ListAllSecrets(const Napi::CallbackInfo& info);
   Napi::Value StoragePoolDefineXML(const Napi::CallbackInfo& info);
+  Napi::Value StorageVolLookupByKey(const Napi::CallbackInfo& info);
+  Napi::Value StorageVolLookupByPath(const Napi::CallbackInfo& info);
   Napi::Value StoragePoolCreateXML(const Napi::CallbackInfo& info);
   Napi::Value StoragePoolLookupByTargetPath(const Napi::CallbackInfo& info);
   Napi::Value FindStoragePoolSources(const Napi::CallbackInfo& info);

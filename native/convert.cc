@@ -59,6 +59,10 @@ static double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* na
   return d;
 }
 
+double ArgNumberInRange(const Napi::CallbackInfo& info, size_t i, const char* name, double lo, double hi) {
+  return ArgNumber(info, i, name, lo, hi);
+}
+
 unsigned int ArgFlags(const Napi::CallbackInfo& info, size_t i) {
   if (Arg(info, i).IsUndefined()) return 0;
   return unsigned(ArgNumber(info, i, "flags", 0, 4294967295.0));

@@ -17,6 +17,7 @@ namespace virtkit {
 inline Napi::Value ToJs(Napi::Env env, std::monostate) { return env.Undefined(); }
 inline Napi::Value ToJs(Napi::Env env, bool v) { return Napi::Boolean::New(env, v); }
 inline Napi::Value ToJs(Napi::Env env, int v) { return Napi::Number::New(env, v); }
+inline Napi::Value ToJs(Napi::Env env, double v) { return Napi::Number::New(env, v); }
 inline Napi::Value ToJs(Napi::Env env, unsigned int v) { return Napi::Number::New(env, v); }
 inline Napi::Value ToJs(Napi::Env env, long v) { return Napi::Number::New(env, double(v)); }
 inline Napi::Value ToJs(Napi::Env env, unsigned long v) { return Napi::Number::New(env, double(v)); }
@@ -61,6 +62,8 @@ std::optional<std::string> ArgOptString(const Napi::CallbackInfo& info, size_t i
 // null/undefined → nullptr.
 std::unique_ptr<SecretString> ArgOptSecret(const Napi::CallbackInfo& info, size_t i, const char* name);
 unsigned int ArgFlags(const Napi::CallbackInfo& info, size_t i);
+// A whole number in [lo, hi] (hi at most 2^53 - 1: exact in a double).
+double ArgNumberInRange(const Napi::CallbackInfo& info, size_t i, const char* name, double lo, double hi);
 int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
 unsigned int ArgUint(const Napi::CallbackInfo& info, size_t i, const char* name);
 

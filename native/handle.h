@@ -108,6 +108,9 @@ class Handle : public Napi::ObjectWrap<Derived> {
 
   Ptr ptr() const { return ptr_; }
 
+  // What a call on a freed handle rejects with.
+  static Failure FreedFailure() { return Failure::Local(T::kInvalid, T::kFreed); }
+
   using Method = Napi::Value (Derived::*)(const Napi::CallbackInfo&);
   using Props = std::vector<typename Napi::ObjectWrap<Derived>::PropertyDescriptor>;
 
@@ -119,8 +122,6 @@ class Handle : public Napi::ObjectWrap<Derived> {
   }
 
  protected:
-  static Failure FreedFailure() { return Failure::Local(T::kInvalid, T::kFreed); }
-
   // Queues fn(Ptr) on the thread pool with its own reference. A freed handle rejects
   // without a thread hop.
   template <typename Fn>

@@ -42,6 +42,9 @@ Napi::Function StoragePool::Init(Napi::Env env) {
                          InstanceMethod<&StoragePool::Undefine>("undefine"),
                          InstanceMethod<&StoragePool::Refresh>("refresh"),
                          InstanceMethod<&StoragePool::SetAutostart>("setAutostart"),
+                         InstanceMethod<&StoragePool::StorageVolCreateXML>("storageVolCreateXML"),
+                         InstanceMethod<&StoragePool::StorageVolCreateXMLFrom>("storageVolCreateXMLFrom"),
+                         InstanceMethod<&StoragePool::StorageVolLookupByName>("storageVolLookupByName"),
                      });
 }
 
@@ -126,6 +129,42 @@ Napi::Value StoragePool::SetAutostart(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "autostart must be a boolean");
   int autostart = info[0].As<Napi::Boolean>().Value() ? 1 : 0;
   return Call(info, VoidResult(virStoragePoolSetAutostart, autostart));
+}
+
+// A new or looked-up volume (null with the error set) as an owned reference.
+template <typename Fn>
+static auto NewVolume(Fn fn) {
+  return [fn](virStoragePoolPtr p) {
+    virStorageVolPtr v = fn(p);
+    if (!v) ThrowLastError();
+    return Hold<StorageVolTraits>::Adopt(v);
+  };
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXML
+Napi::Value StoragePool::StorageVolCreateXML(const Napi::CallbackInfo& info) {
+  std::string xml = ArgString(info, 0, "xml");
+  unsigned int flags = ArgFlags(info, 1);
+  return Call(info, NewVolume([xml, flags](virStoragePoolPtr p) { return virStorageVolCreateXML(p, xml.c_str(), flags); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXMLFrom
+Napi::Value StoragePool::StorageVolCreateXMLFrom(const Napi::CallbackInfo& info) {
+  std::string xml = ArgString(info, 0, "xml");
+  StorageVol* clone = StorageVol::FromValue(info.Length() > 1 ? info[1] : info.Env().Undefined(), "clone");
+  if (!clone->ptr()) return RejectedPromise(info.Env(), StorageVol::FreedFailure());
+  auto source = std::make_shared<Hold<StorageVolTraits>>(Hold<StorageVolTraits>::Take(clone->ptr()));
+  if (!*source) return RejectedPromise(info.Env(), Failure::FromLastError());
+  unsigned int flags = ArgFlags(info, 2);
+  return Call(info, NewVolume([xml, source, flags](virStoragePoolPtr p) {
+    return virStorageVolCreateXMLFrom(p, xml.c_str(), source->get(), flags);
+  }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByName
+Napi::Value StoragePool::StorageVolLookupByName(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  return Call(info, NewVolume([name](virStoragePoolPtr p) { return virStorageVolLookupByName(p, name.c_str()); }));
 }
 
 }  // namespace virtkit

@@ -41,6 +41,9 @@ class StoragePool : public Handle<StoragePool, StoragePoolTraits> {
   Napi::Value Undefine(const Napi::CallbackInfo& info);
   Napi::Value Refresh(const Napi::CallbackInfo& info);
   Napi::Value SetAutostart(const Napi::CallbackInfo& info);
+  Napi::Value StorageVolCreateXML(const Napi::CallbackInfo& info);
+  Napi::Value StorageVolCreateXMLFrom(const Napi::CallbackInfo& info);
+  Napi::Value StorageVolLookupByName(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

@@ -1,6 +1,7 @@
 #include "storage_vol.h"
 #include "addon.h"
 #include "storage_pool.h"
+#include "stream.h"
 
 namespace virtkit {
 
@@ -32,6 +33,13 @@ Napi::Function StorageVol::Init(Napi::Env env) {
                          InstanceMethod<&StorageVol::GetInfo>("getInfo"),
                          InstanceMethod<&StorageVol::GetXMLDesc>("getXMLDesc"),
                          InstanceMethod<&StorageVol::StoragePoolLookupByVolume>("storagePoolLookupByVolume"),
+                         InstanceMethod<&StorageVol::GetInfoFlags>("getInfoFlags"),
+                         InstanceMethod<&StorageVol::Delete>("delete"),
+                         InstanceMethod<&StorageVol::Wipe>("wipe"),
+                         InstanceMethod<&StorageVol::WipePattern>("wipePattern"),
+                         InstanceMethod<&StorageVol::Resize>("resize"),
+                         InstanceMethod<&StorageVol::Upload>("upload"),
+                         InstanceMethod<&StorageVol::Download>("download"),
                      });
 }
 
@@ -68,6 +76,67 @@ Napi::Value StorageVol::StoragePoolLookupByVolume(const Napi::CallbackInfo& info
     if (!p) ThrowLastError();
     return Hold<StoragePoolTraits>::Adopt(p);
   });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetInfoFlags
+Napi::Value StorageVol::GetInfoFlags(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virStorageVolPtr v) {
+    VolInfo i{};
+    if (virStorageVolGetInfoFlags(v, &i.v, flags) < 0) ThrowLastError();
+    return i;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDelete
+Napi::Value StorageVol::Delete(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virStorageVolDelete, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolWipe
+Napi::Value StorageVol::Wipe(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virStorageVolWipe, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolWipePattern
+Napi::Value StorageVol::WipePattern(const Napi::CallbackInfo& info) {
+  unsigned int algorithm = ArgUint(info, 0, "algorithm");
+  return Call(info, VoidResult(virStorageVolWipePattern, algorithm, ArgFlags(info, 1)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolResize
+Napi::Value StorageVol::Resize(const Napi::CallbackInfo& info) {
+  auto capacity = (unsigned long long)ArgNumberInRange(info, 0, "capacity", 0, 9007199254740991.0);
+  return Call(info, VoidResult(virStorageVolResize, capacity, ArgFlags(info, 1)));
+}
+
+// Opens a transfer stream: virStreamNew on the volume's connection, then `start` on it.
+static auto OpenTransfer(int (*start)(virStorageVolPtr, virStreamPtr, unsigned long long, unsigned long long, unsigned int),
+                         unsigned long long offset, unsigned long long length, unsigned int flags) {
+  return [start, offset, length, flags](virStorageVolPtr v) {
+    virConnectPtr conn = virStorageVolGetConnect(v);  // borrowed: the volume holds it
+    if (!conn) ThrowLastError();
+    Hold<StreamTraits> stream = Hold<StreamTraits>::Adopt(virStreamNew(conn, 0));
+    if (!stream) ThrowLastError();
+    if (start(v, stream.get(), offset, length, flags) < 0) ThrowLastError();
+    return stream;
+  };
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolUpload
+// upload(offset, length, flags) -> Promise<Stream> to send the data on.
+Napi::Value StorageVol::Upload(const Napi::CallbackInfo& info) {
+  auto offset = (unsigned long long)ArgNumberInRange(info, 0, "offset", 0, 9007199254740991.0);
+  auto length = (unsigned long long)ArgNumberInRange(info, 1, "length", 0, 9007199254740991.0);
+  return Call(info, OpenTransfer(virStorageVolUpload, offset, length, ArgFlags(info, 2)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDownload
+// download(offset, length, flags) -> Promise<Stream> to receive the data from.
+Napi::Value StorageVol::Download(const Napi::CallbackInfo& info) {
+  auto offset = (unsigned long long)ArgNumberInRange(info, 0, "offset", 0, 9007199254740991.0);
+  auto length = (unsigned long long)ArgNumberInRange(info, 1, "length", 0, 9007199254740991.0);
+  return Call(info, OpenTransfer(virStorageVolDownload, offset, length, ArgFlags(info, 2)));
 }
 
 }  // namespace virtkit

@@ -32,6 +32,13 @@ class StorageVol : public Handle<StorageVol, StorageVolTraits> {
   Napi::Value GetInfo(const Napi::CallbackInfo& info);
   Napi::Value GetXMLDesc(const Napi::CallbackInfo& info);
   Napi::Value StoragePoolLookupByVolume(const Napi::CallbackInfo& info);
+  Napi::Value GetInfoFlags(const Napi::CallbackInfo& info);
+  Napi::Value Delete(const Napi::CallbackInfo& info);
+  Napi::Value Wipe(const Napi::CallbackInfo& info);
+  Napi::Value WipePattern(const Napi::CallbackInfo& info);
+  Napi::Value Resize(const Napi::CallbackInfo& info);
+  Napi::Value Upload(const Napi::CallbackInfo& info);
+  Napi::Value Download(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

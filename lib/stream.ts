@@ -1,0 +1,141 @@
+/**
+ * Volume transfers as Node streams over libvirt's `virStream*` (blocking streams driven on
+ * the call pool, one call at a time per stream, so Node's backpressure is libvirt's).
+ *
+ * @see https://libvirt.org/html/libvirt-libvirt-stream.html
+ */
+import { Readable, Writable } from 'node:stream';
+import type { NativeStream } from './native';
+
+/** Where in the volume, and how much. */
+export interface TransferOptions {
+  /** Byte offset in the volume (default 0). */
+  offset?: number;
+  /** Bytes to transfer; 0 or absent: to the end of the volume. */
+  length?: number;
+  /** Aborts the transfer (libvirt's `virStreamAbort`); the stream errors with an AbortError. */
+  signal?: AbortSignal;
+  /** Bytes per libvirt call (default 256 KiB). */
+  chunkSize?: number;
+}
+
+/** `progress` event payload: bytes moved so far. */
+export interface TransferProgress {
+  bytes: number;
+}
+
+const DEFAULT_CHUNK = 256 * 1024;
+
+export function checkTransferOptions(o: unknown): Required<Pick<TransferOptions, 'offset' | 'length' | 'chunkSize'>> & TransferOptions {
+  if (o === undefined) return { offset: 0, length: 0, chunkSize: DEFAULT_CHUNK };
+  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
+  const opts = o as TransferOptions;
+  for (const k of ['offset', 'length'] as const) {
+    const v = opts[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0))
+      throw new TypeError(`options.${k} must be a non-negative safe integer`);
+  }
+  const chunk = opts.chunkSize ?? DEFAULT_CHUNK;
+  if (typeof chunk !== 'number' || !Number.isInteger(chunk) || chunk < 1 || chunk > 64 * 1024 * 1024)
+    throw new TypeError('options.chunkSize must be an integer from 1 to 67108864');
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+  return { ...opts, offset: opts.offset ?? 0, length: opts.length ?? 0, chunkSize: chunk };
+}
+
+/** Shared teardown: wait for the call in flight, then abort (if unfinished) and free. */
+async function close(stream: NativeStream | undefined, pending: Promise<unknown> | undefined, finished: boolean): Promise<void> {
+  if (!stream) return;
+  await pending?.catch(() => undefined);
+  if (!finished) await stream.abort().catch(() => undefined);
+  stream.free();
+}
+
+/** A volume's content as a Readable (`StorageVolume.download()`); emits `progress`. */
+export class VolumeReadable extends Readable {
+  readonly #open: () => Promise<NativeStream>;
+  readonly #chunk: number;
+  #stream: NativeStream | undefined;
+  #pending: Promise<unknown> | undefined;
+  #finished = false;
+  /** Bytes received so far. */
+  bytes = 0;
+
+  /** @internal */
+  constructor(open: () => Promise<NativeStream>, opts: ReturnType<typeof checkTransferOptions>) {
+    super({ highWaterMark: opts.chunkSize, ...(opts.signal ? { signal: opts.signal } : {}) });
+    this.#open = open;
+    this.#chunk = opts.chunkSize;
+  }
+
+  override _construct(callback: (err?: Error | null) => void): void {
+    this.#open().then((s) => {
+      this.#stream = s;
+      callback();
+    }, callback);
+  }
+
+  override _read(): void {
+    const stream = this.#stream!;
+    const p = stream.recv(this.#chunk).then(async (buf) => {
+      if (buf === null) {
+        await stream.finish();
+        this.#finished = true;
+        this.push(null);
+        return;
+      }
+      this.bytes += buf.length;
+      this.emit('progress', { bytes: this.bytes } satisfies TransferProgress);
+      this.push(buf);
+    });
+    this.#pending = p;
+    p.catch((err: Error) => this.destroy(err));
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    close(this.#stream, this.#pending, this.#finished).then(() => callback(err), () => callback(err));
+  }
+}
+
+/** Writes into a volume (`StorageVolume.upload()`); emits `progress`. */
+export class VolumeWritable extends Writable {
+  readonly #open: () => Promise<NativeStream>;
+  #stream: NativeStream | undefined;
+  #pending: Promise<unknown> | undefined;
+  #finished = false;
+  /** Bytes sent so far. */
+  bytes = 0;
+
+  /** @internal */
+  constructor(open: () => Promise<NativeStream>, opts: ReturnType<typeof checkTransferOptions>) {
+    super({ highWaterMark: opts.chunkSize, ...(opts.signal ? { signal: opts.signal } : {}) });
+    this.#open = open;
+  }
+
+  override _construct(callback: (err?: Error | null) => void): void {
+    this.#open().then((s) => {
+      this.#stream = s;
+      callback();
+    }, callback);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    const p = this.#stream!.send(chunk).then((n) => {
+      this.bytes += n;
+      this.emit('progress', { bytes: this.bytes } satisfies TransferProgress);
+    });
+    this.#pending = p;
+    p.then(() => callback(), callback);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    const p = this.#stream!.finish().then(() => {
+      this.#finished = true;
+    });
+    this.#pending = p;
+    p.then(() => callback(), callback);
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    close(this.#stream, this.#pending, this.#finished).then(() => callback(err), () => callback(err));
+  }
+}

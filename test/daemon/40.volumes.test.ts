@@ -1,0 +1,135 @@
+// Volumes on the private libvirtd, in a dir pool: create raw and qcow2, look up, clone,
+// resize, wipe, delete; upload a file and download it back byte-equal as Node streams.
+import t from 'tap';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { connect, LibvirtError, StorageVolume, StorageVolWipeAlgorithm, VolumeReadable } from 'virtkit';
+import { daemonUri } from '../helpers';
+
+const target = daemonUri();
+const MiB = 1024 * 1024;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const codeOf = async (p: Promise<unknown>) => {
+  const e = await p.then(() => null, (err: unknown) => err);
+  return e instanceof LibvirtError ? e.codeName : String(e);
+};
+const volXml = (name: string, bytes: number, format = 'raw') =>
+  `<volume><name>${name}</name><capacity unit='bytes'>${bytes}</capacity><target><format type='${format}'/></target></volume>`;
+
+async function collect(r: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+if ('skip' in target) {
+  t.test('volumes on the daemon', { skip: target.skip }, async () => {});
+} else {
+  const { uri } = target;
+
+  t.test('volumes in a dir pool', async (t) => {
+    const conn = await connect(uri);
+    t.teardown(() => conn.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-vols-'));
+    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-vols-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
+    t.teardown(() => pool.destroy().catch(() => undefined));
+
+    const raw = await pool.createVolume(volXml('disk.raw', 8 * MiB));
+    t.ok(raw instanceof StorageVolume);
+    t.equal(raw.name, 'disk.raw');
+    t.equal(await raw.path(), path.join(dir, 'disk.raw'));
+    t.equal(fs.statSync(path.join(dir, 'disk.raw')).size, 8 * MiB, 'the file exists with its capacity');
+    t.match(await raw.info(), { typeName: 'file', capacity: 8 * MiB });
+    const qcow = await pool.createVolume(volXml('disk.qcow2', 64 * MiB, 'qcow2'));
+    t.match(await qcow.getXML(), /<format type='qcow2'\/>/);
+    t.equal((await qcow.info()).capacity, 64 * MiB);
+    t.ok((await qcow.info()).allocation < 64 * MiB, 'qcow2 allocates lazily');
+
+    t.ok((await pool.lookupVolumeByName('disk.raw')).equals(raw));
+    t.ok((await conn.lookupStorageVolumeByKey(raw.key)).equals(raw));
+    t.ok((await conn.lookupStorageVolumeByPath(path.join(dir, 'disk.qcow2'))).equals(qcow));
+    t.equal(await codeOf(pool.lookupVolumeByName('nope')), 'VIR_ERR_NO_STORAGE_VOL');
+    t.equal(await codeOf(pool.createVolume(volXml('disk.raw', MiB))), 'VIR_ERR_STORAGE_VOL_EXIST', 'a duplicate name');
+
+    // Upload a pattern, download it back, compare with the file on disk too.
+    const data = randomBytes(3 * MiB + 12345);
+    const up = raw.upload({ length: data.length, chunkSize: 128 * 1024 });
+    let progressed = 0;
+    up.on('progress', (p: { bytes: number }) => (progressed = p.bytes));
+    await pipeline(Readable.from([data.subarray(0, MiB), data.subarray(MiB)]), up);
+    t.equal(progressed, data.length, 'progress reached the full size');
+    t.equal(up.bytes, data.length);
+    const onDisk = fs.readFileSync(path.join(dir, 'disk.raw')).subarray(0, data.length);
+    t.equal(sha(onDisk), sha(data), 'the file holds what was uploaded');
+    const down = raw.download({ length: data.length });
+    t.ok(down instanceof VolumeReadable);
+    const back = await collect(down);
+    t.equal(back.length, data.length);
+    t.equal(sha(back), sha(data), 'downloaded byte-equal');
+    const part = await collect(raw.download({ offset: MiB, length: 1000 }));
+    t.ok(part.equals(data.subarray(MiB, MiB + 1000)), 'offset and length');
+
+    // Clone, then change the original: the clone keeps the old content.
+    const clone = await pool.cloneVolume(volXml('clone.raw', 8 * MiB), raw);
+    t.equal(sha(fs.readFileSync(path.join(dir, 'clone.raw')).subarray(0, data.length)), sha(data), 'the clone has the data');
+    await raw.resize(16 * MiB);
+    t.equal((await raw.info()).capacity, 16 * MiB, 'resized');
+    t.equal(fs.statSync(path.join(dir, 'disk.raw')).size, 16 * MiB);
+    await raw.wipe();
+    t.ok(fs.readFileSync(path.join(dir, 'disk.raw')).subarray(0, data.length).equals(Buffer.alloc(data.length)), 'wiped to zeroes');
+    await clone.wipe(StorageVolWipeAlgorithm.VIR_STORAGE_VOL_WIPE_ALG_RANDOM);
+    t.not(sha(fs.readFileSync(path.join(dir, 'clone.raw')).subarray(0, data.length)), sha(data), 'random wipe changed the clone');
+
+    for (const v of [raw, qcow, clone]) await v.delete();
+    t.same(fs.readdirSync(dir), [], 'the files are gone');
+    t.equal(await codeOf(raw.info()), 'VIR_ERR_NO_STORAGE_VOL');
+  });
+
+  t.test('a download aborted through its AbortSignal', async (t) => {
+    const conn = await connect(uri);
+    t.teardown(() => conn.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-abort-'));
+    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-abort-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
+    t.teardown(() => pool.destroy().catch(() => undefined));
+    const vol = await pool.createVolume(volXml('big.raw', 32 * MiB));
+    const ac = new AbortController();
+    const down = vol.download({ signal: ac.signal, chunkSize: 64 * 1024 });
+    let got = 0;
+    const err = await pipeline(
+      down,
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          got += chunk.length;
+          if (got >= MiB) ac.abort();
+          cb();
+        },
+      }),
+    ).catch((e: unknown) => e);
+    t.equal((err as Error).name, 'AbortError');
+    t.ok(got >= MiB && got < 32 * MiB, `stopped early (${got} bytes)`);
+    // The volume is usable afterwards: the aborted stream released it.
+    t.equal((await collect(vol.download({ length: 4096 }))).length, 4096);
+    await vol.delete();
+  });
+
+  t.test('bad transfer arguments are TypeErrors', async (t) => {
+    const conn = await connect(uri);
+    t.teardown(() => conn.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-args-'));
+    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-args-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
+    t.teardown(() => pool.destroy().catch(() => undefined));
+    const vol = await pool.createVolume(volXml('x.raw', MiB));
+    t.throws(() => vol.download({ offset: -1 }), TypeError);
+    t.throws(() => vol.upload({ length: 1.5 }), TypeError);
+    t.throws(() => vol.download({ chunkSize: 0 }), TypeError);
+    t.throws(() => vol.download({ signal: {} as never }), TypeError);
+    t.type(await vol.resize(-5).catch((e: unknown) => e), TypeError);
+    t.type(await vol.wipe(999 as never).catch((e: unknown) => e), TypeError);
+    t.type(await pool.cloneVolume(volXml('y.raw', MiB), {} as never).catch((e: unknown) => e), TypeError);
+    await vol.delete();
+  });
+}

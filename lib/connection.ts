@@ -14,6 +14,7 @@ import { Secret, SECRET_USAGE_TYPES } from './secret';
 import { StoragePool } from './storage-pool';
 import { StorageVolume } from './storage-volume';
 import { parseCapabilitiesXml, type Capabilities } from './xml/capabilities';
+import { buildPoolXml, type StoragePoolDefinition } from './xml/pool';
 import { buildSecretXml, type SecretDefinition, type SecretUsageName } from './xml/secret';
 import { parseSysinfoXml, type Sysinfo } from './xml/sysinfo';
 
@@ -325,15 +326,18 @@ export class Connection {
     return new StorageVolume(await settle(this.#native.storageVolLookupByPath(stringArg(path, 'path')), 'Connection.lookupStorageVolumeByPath'));
   }
 
-  /** `virStoragePoolDefineXML`: defines a persistent pool (inactive until started). */
-  async defineStoragePool(xml: string, flags?: number): Promise<StoragePool> {
-    const h = await settle(this.#native.storagePoolDefineXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineStoragePool');
+  /** `virStoragePoolDefineXML`: defines a persistent pool (inactive until started) from a
+   * typed definition or an XML string. */
+  async defineStoragePool(definition: StoragePoolDefinition | string, flags?: number): Promise<StoragePool> {
+    const xml = typeof definition === 'string' ? definition : buildPoolXml(definition);
+    const h = await settle(this.#native.storagePoolDefineXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.defineStoragePool');
     return new StoragePool(h);
   }
 
-  /** `virStoragePoolCreateXML`: creates and starts a transient pool. */
-  async createStoragePool(xml: string, flags?: number): Promise<StoragePool> {
-    const h = await settle(this.#native.storagePoolCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.createStoragePool');
+  /** `virStoragePoolCreateXML`: creates and starts a transient pool (typed or XML). */
+  async createStoragePool(definition: StoragePoolDefinition | string, flags?: number): Promise<StoragePool> {
+    const xml = typeof definition === 'string' ? definition : buildPoolXml(definition);
+    const h = await settle(this.#native.storagePoolCreateXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.createStoragePool');
     return new StoragePool(h);
   }
 

@@ -41,6 +41,7 @@ export interface NativeStoragePool extends NativeHandle {
   storageVolCreateXML(xml: string, flags: number): Promise<NativeStorageVol>;
   storageVolCreateXMLFrom(xml: string, clone: NativeStorageVol, flags: number): Promise<NativeStorageVol>;
   storageVolLookupByName(name: string): Promise<NativeStorageVol>;
+  listAllVolumesWithInfo(flags: number): Promise<Array<{ handle: NativeStorageVol; info: { type: number; capacity: number; allocation: number }; path: string }>>;
 }
 
 export interface NativeStorageVol extends NativeHandle {

@@ -8,7 +8,8 @@ import { flagsArg, shortName } from './args';
 import { StoragePoolState } from './constants';
 import { settle } from './errors';
 import type { NativeStoragePool } from './native';
-import { StorageVolume } from './storage-volume';
+import { parsePoolXml, type StoragePoolDefinition } from './xml/pool';
+import { StorageVolume, volumeInfo, type StorageVolumeListing } from './storage-volume';
 
 /** `virStoragePoolGetInfo`. Sizes in bytes. */
 export interface StoragePoolInfo {
@@ -47,6 +48,13 @@ export class StoragePool {
   /** `virStoragePoolGetXMLDesc`. */
   async getXML(flags?: number): Promise<string> {
     return settle(this.#native.getXMLDesc(flagsArg(flags)), 'StoragePool.getXML');
+  }
+
+  /** The definition, typed (`virStoragePoolGetXMLDesc` parsed; `StorageXMLFlags` e.g.
+   * INACTIVE for the persistent definition of a running pool). Edit it and pass it to
+   * `Connection.defineStoragePool` to update the pool: what the types do not model is kept. */
+  async describe(flags?: number): Promise<StoragePoolDefinition> {
+    return parsePoolXml(await this.getXML(flags));
   }
 
   /** `virStoragePoolIsActive`. */
@@ -107,6 +115,15 @@ export class StoragePool {
   async setAutostart(autostart: boolean): Promise<void> {
     if (typeof autostart !== 'boolean') throw new TypeError('autostart must be a boolean');
     return settle(this.#native.setAutostart(autostart), 'StoragePool.setAutostart');
+  }
+
+  /**
+   * The pool's volumes with their info and path, fetched in one native call (one thread hop
+   * for the whole list instead of two per volume). A volume deleted meanwhile is left out.
+   */
+  async listVolumesWithInfo(flags?: number): Promise<StorageVolumeListing[]> {
+    const rows = await settle(this.#native.listAllVolumesWithInfo(flagsArg(flags)), 'StoragePool.listVolumesWithInfo');
+    return rows.map((r) => ({ volume: new StorageVolume(r.handle), path: r.path, info: volumeInfo(r.info) }));
   }
 
   /** `virStorageVolCreateXML`: creates a volume from a `<volume>` document. */

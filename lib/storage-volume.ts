@@ -20,6 +20,18 @@ export interface StorageVolumeInfo {
   allocation: number;
 }
 
+/** @internal Decodes native volume info. */
+export function volumeInfo(i: { type: number; capacity: number; allocation: number }): StorageVolumeInfo {
+  return { type: i.type, typeName: shortName(StorageVolType, i.type, 'VIR_STORAGE_VOL_'), capacity: i.capacity, allocation: i.allocation };
+}
+
+/** A volume listed together with its info and path (`StoragePool.listVolumesWithInfo`). */
+export interface StorageVolumeListing {
+  volume: StorageVolume;
+  path: string;
+  info: StorageVolumeInfo;
+}
+
 export class StorageVolume {
   readonly #native: NativeStorageVol;
   /** The volume's name within its pool. */
@@ -53,7 +65,7 @@ export class StorageVolume {
     const i = options?.physical
       ? await settle(this.#native.getInfoFlags(StorageVolInfoFlags.VIR_STORAGE_VOL_GET_PHYSICAL), 'StorageVolume.info')
       : await settle(this.#native.getInfo(), 'StorageVolume.info');
-    return { type: i.type, typeName: shortName(StorageVolType, i.type, 'VIR_STORAGE_VOL_'), capacity: i.capacity, allocation: i.allocation };
+    return volumeInfo(i);
   }
 
   /** `virStorageVolGetXMLDesc`. */

@@ -44,6 +44,7 @@ class StoragePool : public Handle<StoragePool, StoragePoolTraits> {
   Napi::Value StorageVolCreateXML(const Napi::CallbackInfo& info);
   Napi::Value StorageVolCreateXMLFrom(const Napi::CallbackInfo& info);
   Napi::Value StorageVolLookupByName(const Napi::CallbackInfo& info);
+  Napi::Value ListAllVolumesWithInfo(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

@@ -12,15 +12,25 @@ struct VolInfo {
   virStorageVolInfo v;
 };
 
-Napi::Value ToJs(Napi::Env env, VolInfo&& i) {
+Napi::Object InfoObject(Napi::Env env, const virStorageVolInfo& v) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("type", i.v.type);
-  o.Set("capacity", double(i.v.capacity));
-  o.Set("allocation", double(i.v.allocation));
+  o.Set("type", v.type);
+  o.Set("capacity", double(v.capacity));
+  o.Set("allocation", double(v.allocation));
   return o;
 }
 
+Napi::Value ToJs(Napi::Env env, VolInfo&& i) { return InfoObject(env, i.v); }
+
 }  // namespace
+
+Napi::Value ToJs(Napi::Env env, VolumeWithInfo&& v) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handle", ToJs(env, std::move(v.vol)));
+  o.Set("info", InfoObject(env, v.info));
+  o.Set("path", v.path);
+  return o;
+}
 
 Napi::FunctionReference& StorageVol::Constructor(Napi::Env env) { return AddonData::Get(env)->storageVolClass; }
 

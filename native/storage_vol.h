@@ -2,6 +2,7 @@
 #pragma once
 #include <napi.h>
 #include <libvirt/libvirt.h>
+#include <string>
 #include "handle.h"
 
 namespace virtkit {
@@ -18,6 +19,14 @@ struct StorageVolTraits {
   static int Ref(Ptr p) { return virStorageVolRef(p); }
   static void Unref(Ptr p) { virStorageVolFree(p); }
 };
+
+// One volume with its info and path, fetched together (StoragePool.listAllVolumesWithInfo).
+struct VolumeWithInfo {
+  Hold<StorageVolTraits> vol;
+  virStorageVolInfo info;
+  std::string path;
+};
+Napi::Value ToJs(Napi::Env env, VolumeWithInfo&& v);
 
 class StorageVol : public Handle<StorageVol, StorageVolTraits> {
  public:

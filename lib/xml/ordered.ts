@@ -147,3 +147,15 @@ export function serialize(el: XElement, depth = 0): string {
   });
   return [`${pad}<${el.name}${attrs}>`, ...inner, `${pad}</${el.name}>`].join('\n');
 }
+
+/**
+ * Replaces every child `name` with `replacements`, put where the first old one stood (or at
+ * the end): unknown siblings keep their places.
+ */
+export function replaceChildren(el: XElement, name: string, replacements: XElement[]): void {
+  const at = el.children.findIndex((c) => isElement(c) && c.name === name);
+  const kept = el.children.filter((c) => !(isElement(c) && c.name === name));
+  const index = at < 0 ? kept.length : el.children.slice(0, at).filter((c) => !(isElement(c) && c.name === name)).length;
+  kept.splice(index, 0, ...replacements);
+  el.children = kept;
+}

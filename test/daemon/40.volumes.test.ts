@@ -133,3 +133,22 @@ if ('skip' in target) {
     await vol.delete();
   });
 }
+
+if (!('skip' in target)) {
+  t.test('listVolumesWithInfo agrees with per-volume calls on the daemon', async (t) => {
+    const conn = await connect(target.uri);
+    t.teardown(() => conn.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-bulk-'));
+    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-bulk-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
+    t.teardown(() => pool.destroy().catch(() => undefined));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => pool.createVolume(volXml(`v${i}.raw`, (i + 1) * 4096))));
+    const bulk = await pool.listVolumesWithInfo();
+    t.equal(bulk.length, 20);
+    for (const row of bulk) {
+      t.same(row.info, await row.volume.info());
+      t.equal(row.path, path.join(dir, row.volume.name));
+      t.equal(row.info.capacity, (Number(/^v(\d+)\.raw$/.exec(row.volume.name)![1]) + 1) * 4096);
+    }
+    await Promise.all(bulk.map((b) => b.volume.delete()));
+  });
+}

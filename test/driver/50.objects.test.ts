@@ -213,3 +213,41 @@ t.test('volume functions on the test driver', async (t) => {
 async function collectAll(r: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of r) void _;
 }
+
+t.test('listVolumesWithInfo: one call, same answers as per volume', async (t) => {
+  const conn = await connect(uri);
+  t.teardown(() => conn.close());
+  const pool = await conn.lookupStoragePoolByName('images');
+  const bulk = await pool.listVolumesWithInfo();
+  const single = await pool.listVolumes();
+  t.same(bulk.map((b) => b.volume.name).sort(), single.map((v) => v.name).sort());
+  for (const row of bulk) {
+    t.same(row.info, await row.volume.info(), `${row.volume.name} info`);
+    t.equal(row.path, await row.volume.path());
+  }
+  t.same(
+    bulk.map((b) => [b.volume.name, b.info.capacity]).sort(),
+    [
+      ['disk-a.qcow2', 2 * GiB],
+      ['disk-b.raw', 100 * MiB],
+    ],
+  );
+});
+
+t.test("libvirt prints back the same pool XML for build(parse(doc)) as for libvirt's own documents", async (t) => {
+  const { parsePoolXml } = await import('virtkit');
+  const fs = await import('node:fs');
+  const conn = await connect('test:///default');
+  t.teardown(() => conn.close());
+  const dir = path.join(fixtures, 'libvirt-xml', 'storagepool');
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.xml'))) {
+    const doc = fs.readFileSync(path.join(dir, f), 'utf8');
+    const a = await conn.defineStoragePool(doc);
+    const original = await a.getXML();
+    await a.undefine();
+    const b = await conn.defineStoragePool(parsePoolXml(doc)); // the typed definition itself
+    t.equal(await b.getXML(), original, f);
+    t.same(JSON.parse(JSON.stringify(await b.describe())), JSON.parse(JSON.stringify(parsePoolXml(original))));
+    await b.undefine();
+  }
+});

@@ -1,0 +1,117 @@
+// Typed storage pool XML: libvirt's own documents parse to typed definitions, build back
+// valid against libvirt's schema, and what the types do not model survives an edit.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { buildPoolXml, parsePoolXml, type IscsiDirectPool, type StoragePoolDefinition } from 'virtkit';
+import { fixtures } from '../helpers';
+
+const dir = path.join(fixtures, 'libvirt-xml', 'storagepool');
+const files = fs.readdirSync(dir).filter((f) => f.endsWith('.xml')).sort();
+const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
+const canValidate = fs.existsSync('/usr/bin/virt-xml-validate') && fs.existsSync('/usr/bin/xmllint');
+
+function validate(xml: string): { status: number | null; stderr: string } {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-pool-')), 'pool.xml');
+  fs.writeFileSync(file, xml);
+  return spawnSync('virt-xml-validate', [file, 'storagepool'], { encoding: 'utf8' });
+}
+
+t.test('typed fields of libvirt\'s pool documents', async (t) => {
+  t.equal(files.length, 18);
+  const direct = parsePoolXml(read('pool-iscsi-direct-auth.xml'));
+  t.equal(direct.type, 'iscsi-direct');
+  t.same({ ...direct.source }, {
+    hosts: [{ name: 'iscsi.example.com' }],
+    devices: [{ path: 'iqn.2013-06.com.example:iscsi-pool' }],
+    initiatorIqn: 'iqn.2013-06.com.example:iscsi-initiator',
+    auth: { type: 'chap', username: 'user', secret: { uuid: '10ed4ad4-c7b0-4696-b574-b40e04fea84b' } },
+  });
+  const disk = parsePoolXml(read('pool-disk.xml'));
+  t.same(disk.source?.devices, [{ path: '/dev/sda', freeExtents: [{ start: 370137600, end: 567544320 }, { start: 987033600, end: 1044610560 }] }]);
+  t.equal(disk.capacity, 100027630080);
+  t.same(disk.target, { path: '/dev', permissions: { mode: '0700', owner: 0, group: 0 } });
+  const netfs = parsePoolXml(read('pool-netfs-ns-mountopts.xml'));
+  t.equal(netfs.type, 'netfs');
+  if (netfs.type === 'netfs') t.same(netfs.mountOptions, ['sync', 'lazytime']);
+  t.equal(netfs.source?.protocolVersion, '3');
+  t.equal(netfs.source?.format, 'nfs');
+  const rbd = parsePoolXml(read('pool-rbd-ns-configopts.xml'));
+  if (rbd.type === 'rbd') t.same(rbd.rbdConfig, { client_mount_timeout: '45', rados_mon_op_timeout: '10', rados_osd_op_timeout: '20' });
+  t.same(rbd.source?.hosts, [{ name: 'localhost', port: 6789 }, { name: 'localhost', port: 6790 }]);
+  t.equal(rbd.source?.auth?.type, 'ceph');
+  const fc = parsePoolXml(read('pool-scsi-type-fc-host-managed.xml'));
+  t.same(fc.source?.adapter, { type: 'fc_host', parent: 'scsi_host5', managed: true, wwnn: '20000000c9831b4b', wwpn: '10000000c9831b4b' });
+});
+
+t.test('build(parse(doc)) parses back equal and is valid against libvirt\'s schema', { skip: canValidate ? false : 'virt-xml-validate or xmllint missing (libvirt-clients, libxml2-utils)' }, async (t) => {
+  for (const f of files) {
+    const built = buildPoolXml(parsePoolXml(read(f)));
+    t.same(JSON.parse(JSON.stringify(parsePoolXml(built))), JSON.parse(JSON.stringify(parsePoolXml(read(f)))), `${f} parses back equal`);
+    const v = validate(built);
+    t.equal(v.status, 0, `${f} valid: ${v.stderr.trim()}`);
+  }
+});
+
+t.test('a pool written by hand is valid, and edits keep what the types do not model', { skip: canValidate ? false : 'virt-xml-validate or xmllint missing' }, async (t) => {
+  const direct: IscsiDirectPool = {
+    type: 'iscsi-direct',
+    name: 'gw1',
+    source: {
+      hosts: [{ name: '127.0.0.1', port: 3260 }],
+      devices: [{ path: 'iqn.2026-11.org.example:gw1' }],
+      initiatorIqn: 'iqn.2026-11.org.example:host1',
+      auth: { type: 'chap', username: 'u', secret: { usage: 'gw1-chap' } },
+    },
+  };
+  const xml = buildPoolXml(direct);
+  t.equal(validate(xml).status, 0, 'valid');
+  t.match(xml, /<pool type="iscsi-direct">/);
+  t.match(xml, /<auth type="chap" username="u">\s*<secret usage="gw1-chap"\/>/);
+
+  const def = parsePoolXml(read('pool-netfs-ns-mountopts.xml')) as Extract<StoragePoolDefinition, { type: 'netfs' }>;
+  def.mountOptions = ['sync'];
+  def.target.path = '/srv/mnt';
+  const edited = buildPoolXml(def);
+  t.equal(validate(edited).status, 0, 'edited document valid');
+  t.match(edited, /<fs:option name="sync"\/>/);
+  t.notMatch(edited, /lazytime/);
+  t.match(edited, /<path>\/srv\/mnt<\/path>/);
+  t.match(edited, /<protocol ver="3"\/>/, 'unchanged fields stay');
+  const unknown = parsePoolXml("<pool type='dir'><name>d</name><future x='1'/><target><path>/p</path><extra/></target></pool>");
+  unknown.name = 'renamed';
+  const out = buildPoolXml(unknown);
+  t.match(out, /<future x="1"\/>/);
+  t.match(out, /<extra\/>/);
+  t.match(out, /<name>renamed<\/name>/);
+});
+
+t.test('bad input', async (t) => {
+  t.throws(() => parsePoolXml('<volume/>'), SyntaxError);
+  t.throws(() => parsePoolXml("<pool type='bogus'><name>x</name></pool>"), SyntaxError);
+  t.throws(() => parsePoolXml("<pool type='dir'><capacity unit='parsecs'>1</capacity></pool>"), SyntaxError);
+  t.throws(() => parsePoolXml("<pool type='dir'><capacity unit='EiB'>9</capacity></pool>"), RangeError);
+  t.throws(() => parsePoolXml("<pool type='rbd'><source><auth type='kerberos'/></source></pool>"), SyntaxError);
+  t.throws(() => buildPoolXml({ type: 'nfs', name: 'x' } as never), TypeError);
+  t.throws(() => buildPoolXml({ type: 'dir', name: 3 } as never), TypeError);
+  t.throws(() => buildPoolXml({ type: 'rbd', name: 'x', source: { auth: { type: 'ceph', username: 'a', secret: {} } } } as never), TypeError);
+  t.throws(() => buildPoolXml({ type: 'rbd', name: 'x', source: { auth: { type: 'ceph', username: 'a', secret: { usage: 'a', uuid: 'b' } } } } as never), TypeError);
+});
+
+t.test('sizes in every libvirt unit come back as exact bytes', async (t) => {
+  const size = (unit: string, v = '3') => parsePoolXml(`<pool type='dir'><name>d</name><capacity unit='${unit}'>${v}</capacity></pool>`).capacity;
+  t.equal(size('bytes'), 3);
+  t.equal(size('b'), 3);
+  t.equal(size('KB'), 3000);
+  t.equal(size('KiB'), 3072);
+  t.equal(size('k'), 3072);
+  t.equal(size('MB'), 3_000_000);
+  t.equal(size('MiB'), 3 * 1024 ** 2);
+  t.equal(size('GB'), 3e9);
+  t.equal(size('GiB'), 3 * 1024 ** 3);
+  t.equal(size('TiB'), 3 * 1024 ** 4);
+  t.equal(size('PiB', '7'), 7 * 1024 ** 5);
+  t.equal(size('bytes', '9007199254740991'), Number.MAX_SAFE_INTEGER);
+});

@@ -9,6 +9,7 @@ import { StoragePoolState } from './constants';
 import { settle } from './errors';
 import type { NativeStoragePool } from './native';
 import { parsePoolXml, type StoragePoolDefinition } from './xml/pool';
+import { buildVolumeXml, type StorageVolumeDefinition } from './xml/volume';
 import { StorageVolume, volumeInfo, type StorageVolumeListing } from './storage-volume';
 
 /** `virStoragePoolGetInfo`. Sizes in bytes. */
@@ -19,6 +20,12 @@ export interface StoragePoolInfo {
   capacity: number;
   allocation: number;
   available: number;
+}
+
+function volumeXml(definition: StorageVolumeDefinition | string): string {
+  if (typeof definition === 'string') return definition;
+  if (typeof definition !== 'object' || definition === null) throw new TypeError('definition must be a volume definition or an XML string');
+  return buildVolumeXml(definition);
 }
 
 export class StoragePool {
@@ -126,15 +133,16 @@ export class StoragePool {
     return rows.map((r) => ({ volume: new StorageVolume(r.handle), path: r.path, info: volumeInfo(r.info) }));
   }
 
-  /** `virStorageVolCreateXML`: creates a volume from a `<volume>` document. */
-  async createVolume(xml: string, flags?: number): Promise<StorageVolume> {
-    if (typeof xml !== 'string') throw new TypeError('xml must be a string');
+  /** `virStorageVolCreateXML`: creates a volume from a typed definition or a `<volume>`
+   * document (`StorageVolCreateFlags`: PREALLOC_METADATA, REFLINK). */
+  async createVolume(definition: StorageVolumeDefinition | string, flags?: number): Promise<StorageVolume> {
+    const xml = volumeXml(definition);
     return new StorageVolume(await settle(this.#native.storageVolCreateXML(xml, flagsArg(flags)), 'StoragePool.createVolume'));
   }
 
   /** `virStorageVolCreateXMLFrom`: creates a volume as a copy of `source` (any pool). */
-  async cloneVolume(xml: string, source: StorageVolume, flags?: number): Promise<StorageVolume> {
-    if (typeof xml !== 'string') throw new TypeError('xml must be a string');
+  async cloneVolume(definition: StorageVolumeDefinition | string, source: StorageVolume, flags?: number): Promise<StorageVolume> {
+    const xml = volumeXml(definition);
     if (!(source instanceof StorageVolume)) throw new TypeError('source must be a StorageVolume');
     const h = await settle(this.#native.storageVolCreateXMLFrom(xml, source._native, flagsArg(flags)), 'StoragePool.cloneVolume');
     return new StorageVolume(h);

@@ -9,6 +9,7 @@ import { StorageVolInfoFlags, StorageVolType, StorageVolWipeAlgorithm } from './
 import { settle } from './errors';
 import type { NativeStorageVol } from './native';
 import { StoragePool } from './storage-pool';
+import { parseVolumeXml, type StorageVolumeDefinition } from './xml/volume';
 import { checkTransferOptions, VolumeReadable, VolumeWritable, type TransferOptions } from './stream';
 
 /** `virStorageVolGetInfo`. Sizes in bytes. */
@@ -71,6 +72,11 @@ export class StorageVolume {
   /** `virStorageVolGetXMLDesc`. */
   async getXML(flags?: number): Promise<string> {
     return settle(this.#native.getXMLDesc(flagsArg(flags)), 'StorageVolume.getXML');
+  }
+
+  /** The definition, typed (`virStorageVolGetXMLDesc` parsed). */
+  async describe(): Promise<StorageVolumeDefinition> {
+    return parseVolumeXml(await this.getXML());
   }
 
   /** `virStorageVolDelete`: removes the volume and its data (`StorageVolDeleteFlags`). */

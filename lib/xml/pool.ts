@@ -20,6 +20,7 @@ import {
   textOf,
   type XElement,
 } from './ordered';
+import { assign, buildPermissions, parsePermissions, wholeNumber, type Permissions } from './common';
 import { toBytes } from './units';
 
 /** Every pool type libvirt 9 knows. */
@@ -89,12 +90,7 @@ export interface PoolSource {
 }
 
 /** `<permissions>` of the target. */
-export interface PoolPermissions {
-  mode?: string;
-  owner?: number;
-  group?: number;
-  label?: string;
-}
+export type PoolPermissions = Permissions;
 
 /** `<target>`. */
 export interface PoolTarget {
@@ -181,18 +177,10 @@ const RBD_NS = 'http://libvirt.org/schemas/storagepool/rbd/1.0';
 
 const W = 'storage pool XML';
 
-function int(v: string | undefined, what: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v.trim())) throw new SyntaxError(`${W}: ${what}='${v}' is not a whole number`);
-  return Number(v);
-}
+const int = (v: string | undefined, what: string) => wholeNumber(v, what, W);
 
 function yesNo(v: string | undefined): boolean | undefined {
   return v === undefined ? undefined : v === 'yes';
-}
-
-function assign<T extends object>(o: T, key: keyof T, v: unknown): void {
-  if (v !== undefined) (o as Record<string, unknown>)[key as string] = v;
 }
 
 /** The prefix a document binds to a namespace URI (`fs`, `rbd`…), if any. */
@@ -254,15 +242,7 @@ function parseTarget(el: XElement | undefined): PoolTarget | undefined {
   if (!el) return undefined;
   const t: PoolTarget = {};
   assign(t, 'path', textOf(firstChild(el, 'path')));
-  const p = firstChild(el, 'permissions');
-  if (p) {
-    const perms: PoolPermissions = {};
-    assign(perms, 'mode', textOf(firstChild(p, 'mode')));
-    assign(perms, 'owner', int(textOf(firstChild(p, 'owner')), 'owner'));
-    assign(perms, 'group', int(textOf(firstChild(p, 'group')), 'group'));
-    assign(perms, 'label', textOf(firstChild(p, 'label')));
-    t.permissions = perms;
-  }
+  assign(t, 'permissions', parsePermissions(firstChild(el, 'permissions'), W));
   return t;
 }
 
@@ -360,13 +340,7 @@ function buildSource(el: XElement, s: PoolSource): void {
 
 function buildTarget(el: XElement, t: PoolTarget): void {
   setChildText(el, 'path', t.path);
-  if (t.permissions) {
-    const p = ensureChild(el, 'permissions');
-    setChildText(p, 'mode', t.permissions.mode);
-    setChildText(p, 'owner', t.permissions.owner?.toString());
-    setChildText(p, 'group', t.permissions.group?.toString());
-    setChildText(p, 'label', t.permissions.label);
-  } else removeChildren(el, 'permissions');
+  buildPermissions(el, t.permissions);
 }
 
 /** Sets a namespaced option list (`fs:mount_opts`, `rbd:config_opts`), declaring the namespace. */

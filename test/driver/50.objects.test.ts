@@ -251,3 +251,22 @@ t.test("libvirt prints back the same pool XML for build(parse(doc)) as for libvi
     await b.undefine();
   }
 });
+
+t.test("libvirt prints back the same volume XML for build(parse(doc)) as for libvirt's own documents", async (t) => {
+  const { parseVolumeXml } = await import('virtkit');
+  const fs = await import('node:fs');
+  const conn = await connect('test:///default');
+  t.teardown(() => conn.close());
+  const pool = await conn.lookupStoragePoolByName('default-pool');
+  const dir = path.join(fixtures, 'libvirt-xml', 'storagevol');
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.xml'))) {
+    const doc = fs.readFileSync(path.join(dir, f), 'utf8');
+    const a = await pool.createVolume(doc);
+    const original = await a.getXML();
+    await a.delete();
+    const b = await pool.createVolume(parseVolumeXml(doc));
+    t.equal(await b.getXML(), original, f);
+    t.same(JSON.parse(JSON.stringify(await b.describe())), JSON.parse(JSON.stringify(parseVolumeXml(original))));
+    await b.delete();
+  }
+});

@@ -14,7 +14,7 @@ import { Secret, SECRET_USAGE_TYPES } from './secret';
 import { StoragePool } from './storage-pool';
 import { StorageVolume } from './storage-volume';
 import { parseCapabilitiesXml, type Capabilities } from './xml/capabilities';
-import { buildPoolXml, type StoragePoolDefinition } from './xml/pool';
+import { buildPoolXml, parsePoolCapabilitiesXml, parsePoolSourcesXml, type PoolSource, type PoolTypeCapabilities, type StoragePoolDefinition } from './xml/pool';
 import { buildSecretXml, type SecretDefinition, type SecretUsageName } from './xml/secret';
 import { parseSysinfoXml, type Sysinfo } from './xml/sysinfo';
 
@@ -347,6 +347,17 @@ export class Connection {
   async findStoragePoolSourcesXml(type: string, sourceSpec?: string, flags?: number): Promise<string> {
     const spec = sourceSpec === undefined ? null : stringArg(sourceSpec, 'sourceSpec');
     return settle(this.#native.findStoragePoolSources(stringArg(type, 'type'), spec, flagsArg(flags)), 'Connection.findStoragePoolSourcesXml');
+  }
+
+  /** `virConnectFindStoragePoolSources`, typed: the sources found (hosts, devices, names…). */
+  async findStoragePoolSources(type: string, sourceSpec?: string, flags?: number): Promise<PoolSource[]> {
+    return parsePoolSourcesXml(await this.findStoragePoolSourcesXml(type, sourceSpec, flags));
+  }
+
+  /** `virConnectGetStoragePoolCapabilities`, typed: per pool type, supported or not, and the
+   * source and volume formats it takes. */
+  async storagePoolCapabilities(): Promise<PoolTypeCapabilities[]> {
+    return parsePoolCapabilitiesXml(await this.storagePoolCapabilitiesXml());
   }
 
   /** `virConnectGetStoragePoolCapabilities`: which pool types this host supports, as XML. */

@@ -14,7 +14,7 @@ export { Domain } from './domain';
 export type { DomainInfo, DomainStateInfo } from './domain';
 export { Secret, SECRET_USAGE_TYPES } from './secret';
 export { buildSecretXml, parseSecretXml, SECRET_SOURCE } from './xml/secret';
-export { buildPoolXml, parsePoolXml, POOL_SOURCE, POOL_TYPES } from './xml/pool';
+export { buildPoolXml, parsePoolCapabilitiesXml, parsePoolSourcesXml, parsePoolXml, POOL_SOURCE, POOL_TYPES } from './xml/pool';
 export type * from './xml/pool';
 export { buildVolumeXml, parseVolumeXml, VOLUME_SOURCE, VOLUME_TYPES } from './xml/volume';
 export type * from './xml/volume';

@@ -377,3 +377,42 @@ export function buildPoolXml(def: StoragePoolDefinition): string {
   if (def.type === 'rbd') buildOptions(root, RBD_NS, 'rbd', 'config_opts', def.rbdConfig && Object.entries(def.rbdConfig).map(([name, value]) => ({ name, value })));
   return serialize(root) + '\n';
 }
+
+/** Parses `virConnectFindStoragePoolSources` output (`<sources><source>…`). */
+export function parsePoolSourcesXml(xml: string): PoolSource[] {
+  const root = parseOrdered(xml, 'pool sources XML');
+  if (root.name !== 'sources') throw new SyntaxError(`pool sources XML: expected <sources>, found <${root.name}>`);
+  return childElements(root, 'source').map((el) => parseSource(el) ?? {});
+}
+
+/** One pool type in `virConnectGetStoragePoolCapabilities`. */
+export interface PoolTypeCapabilities {
+  type: string;
+  supported: boolean;
+  /** `poolOptions`: the pool's source formats. */
+  sourceFormats?: { default?: string; values: string[] };
+  /** `volOptions`: the formats its volumes can take. */
+  volumeFormats?: { default?: string; values: string[] };
+}
+
+function formatOptions(el: XElement | undefined, enumName: string): { default?: string; values: string[] } | undefined {
+  if (!el) return undefined;
+  const out: { default?: string; values: string[] } = {
+    values: childElements(childElements(el, 'enum').find((e) => e.attrs.name === enumName), 'value').map((v) => textOf(v) ?? ''),
+  };
+  assign(out, 'default', firstChild(el, 'defaultFormat')?.attrs.type);
+  return out;
+}
+
+/** Parses `virConnectGetStoragePoolCapabilities` output. */
+export function parsePoolCapabilitiesXml(xml: string): PoolTypeCapabilities[] {
+  const root = parseOrdered(xml, 'pool capabilities XML');
+  if (root.name !== 'storagepoolCapabilities')
+    throw new SyntaxError(`pool capabilities XML: expected <storagepoolCapabilities>, found <${root.name}>`);
+  return childElements(root, 'pool').map((p) => {
+    const c: PoolTypeCapabilities = { type: p.attrs.type ?? '', supported: p.attrs.supported === 'yes' };
+    assign(c, 'sourceFormats', formatOptions(firstChild(p, 'poolOptions'), 'sourceFormatType'));
+    assign(c, 'volumeFormats', formatOptions(firstChild(p, 'volOptions'), 'targetFormatType'));
+    return c;
+  });
+}

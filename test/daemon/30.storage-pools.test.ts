@@ -82,7 +82,14 @@ if ('skip' in target) {
     t.match(caps, /<storagepoolCapabilities>/);
     t.match(caps, /<pool type='iscsi-direct' supported='yes'>/);
     t.match(caps, /<pool type='dir' supported='yes'>/);
+    const typed = await conn.storagePoolCapabilities();
+    t.same(typed.find((c) => c.type === 'iscsi-direct')?.supported, true);
+    t.ok(typed.find((c) => c.type === 'dir')?.volumeFormats?.values.includes('qcow2'), 'dir pools take qcow2 volumes');
     t.equal(await codeOf(conn.findStoragePoolSourcesXml('no-such-type')), 'VIR_ERR_INTERNAL_ERROR');
+    // Probing iscsi sources runs iscsiadm, which these machines lack: a typed error that says so.
+    const probe = await conn.findStoragePoolSources('iscsi', "<source><host name='127.0.0.1'/></source>").catch((e: unknown) => e);
+    t.ok(probe instanceof LibvirtError);
+    t.match((probe as LibvirtError).message, /iscsiadm/);
   });
 
   t.test('lifecycle errors are typed and change nothing', async (t) => {

@@ -115,3 +115,29 @@ t.test('sizes in every libvirt unit come back as exact bytes', async (t) => {
   t.equal(size('PiB', '7'), 7 * 1024 ** 5);
   t.equal(size('bytes', '9007199254740991'), Number.MAX_SAFE_INTEGER);
 });
+
+t.test('pool sources and pool capabilities documents', async (t) => {
+  const { parsePoolSourcesXml, parsePoolCapabilitiesXml } = await import('virtkit');
+  // The shape libvirt documents for virConnectFindStoragePoolSources (netfs and logical).
+  const sources = parsePoolSourcesXml(`<sources>
+  <source><host name='nfs.example.com'/><dir path='/export/a'/><format type='nfs'/></source>
+  <source><device path='/dev/sdb1'/><name>vg0</name><format type='lvm2'/></source>
+</sources>`);
+  t.same(JSON.parse(JSON.stringify(sources)), [
+    { hosts: [{ name: 'nfs.example.com' }], dir: '/export/a', format: 'nfs' },
+    { devices: [{ path: '/dev/sdb1' }], name: 'vg0', format: 'lvm2' },
+  ]);
+  t.same(parsePoolSourcesXml('<sources/>'), []);
+  const caps = parsePoolCapabilitiesXml(`<storagepoolCapabilities>
+  <pool type='dir' supported='yes'><volOptions><defaultFormat type='raw'/><enum name='targetFormatType'><value>raw</value><value>qcow2</value></enum></volOptions></pool>
+  <pool type='fs' supported='yes'><poolOptions><defaultFormat type='auto'/><enum name='sourceFormatType'><value>auto</value><value>ext4</value></enum></poolOptions></pool>
+  <pool type='zfs' supported='no'/>
+</storagepoolCapabilities>`);
+  t.same(JSON.parse(JSON.stringify(caps)), [
+    { type: 'dir', supported: true, volumeFormats: { values: ['raw', 'qcow2'], default: 'raw' } },
+    { type: 'fs', supported: true, sourceFormats: { values: ['auto', 'ext4'], default: 'auto' } },
+    { type: 'zfs', supported: false },
+  ]);
+  t.throws(() => parsePoolSourcesXml('<pool/>'), SyntaxError);
+  t.throws(() => parsePoolCapabilitiesXml('<sources/>'), SyntaxError);
+});

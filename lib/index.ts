@@ -8,7 +8,7 @@ export { StoragePool } from './storage-pool';
 export type { StoragePoolInfo } from './storage-pool';
 export { StorageVolume } from './storage-volume';
 export { VolumeReadable, VolumeWritable } from './stream';
-export type { TransferOptions, TransferProgress } from './stream';
+export type { TransferHole, TransferOptions, TransferProgress } from './stream';
 export type { StorageVolumeInfo, StorageVolumeListing } from './storage-volume';
 export { Domain } from './domain';
 export type { DomainInfo, DomainStateInfo } from './domain';

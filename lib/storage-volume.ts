@@ -5,12 +5,12 @@
  */
 import { inspect } from 'node:util';
 import { flagsArg, shortName } from './args';
-import { StorageVolInfoFlags, StorageVolType, StorageVolWipeAlgorithm } from './constants';
+import { StorageVolDownloadFlags, StorageVolInfoFlags, StorageVolType, StorageVolWipeAlgorithm } from './constants';
 import { settle } from './errors';
 import type { NativeStorageVol } from './native';
 import { StoragePool } from './storage-pool';
 import { parseVolumeXml, type StorageVolumeDefinition } from './xml/volume';
-import { checkTransferOptions, VolumeReadable, VolumeWritable, type TransferOptions } from './stream';
+import { checkTransferOptions, downloadToFile, VolumeReadable, VolumeWritable, type TransferOptions } from './stream';
 
 /** `virStorageVolGetInfo`. Sizes in bytes. */
 export interface StorageVolumeInfo {
@@ -19,6 +19,11 @@ export interface StorageVolumeInfo {
   typeName: string;
   capacity: number;
   allocation: number;
+}
+
+function sparseArg(v: unknown): boolean {
+  if (v !== undefined && typeof v !== 'boolean') throw new TypeError('options.sparse must be a boolean');
+  return v === true;
 }
 
 /** @internal Decodes native volume info. */
@@ -107,10 +112,23 @@ export class StorageVolume {
    * `virStorageVolDownload`: the volume's content as a Readable (backpressure: one libvirt
    * call per chunk read). Emits `progress` `{ bytes }`; `signal` aborts it.
    */
-  download(options?: TransferOptions & { flags?: number }): VolumeReadable {
+  download(options?: TransferOptions & { sparse?: boolean; flags?: number }): VolumeReadable {
     const opts = checkTransferOptions(options);
-    const flags = flagsArg(options?.flags);
-    return new VolumeReadable(() => settle(this.#native.download(opts.offset, opts.length, flags), 'StorageVolume.download'), opts);
+    const sparse = sparseArg(options?.sparse);
+    const flags = flagsArg(options?.flags) | (sparse ? StorageVolDownloadFlags.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM : 0);
+    return new VolumeReadable(() => settle(this.#native.download(opts.offset, opts.length, flags), 'StorageVolume.download'), opts, sparse);
+  }
+
+  /**
+   * Downloads the volume into `file` (created or truncated). With `sparse`, the volume's holes
+   * are not sent over the connection and stay holes in the file. Resolves to the size written.
+   */
+  async downloadToFile(file: string, options?: TransferOptions & { sparse?: boolean }): Promise<number> {
+    if (typeof file !== 'string') throw new TypeError('file must be a path');
+    const opts = checkTransferOptions(options);
+    const sparse = sparseArg(options?.sparse);
+    const flags = sparse ? StorageVolDownloadFlags.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM : 0;
+    return downloadToFile(() => settle(this.#native.download(opts.offset, opts.length, flags), 'StorageVolume.downloadToFile'), file, opts, sparse);
   }
 
   /**

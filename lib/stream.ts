@@ -4,7 +4,9 @@
  *
  * @see https://libvirt.org/html/libvirt-libvirt-stream.html
  */
+import * as fs from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
+import { StreamRecvFlagsValues } from './constants';
 import type { NativeStream } from './native';
 
 /** Where in the volume, and how much. */
@@ -17,6 +19,12 @@ export interface TransferOptions {
   signal?: AbortSignal;
   /** Bytes per libvirt call (default 256 KiB). */
   chunkSize?: number;
+}
+
+/** `hole` event payload (sparse downloads): a run of zeroes the volume does not store. */
+export interface TransferHole {
+  offset: number;
+  length: number;
 }
 
 /** `progress` event payload: bytes moved so far. */
@@ -50,21 +58,28 @@ async function close(stream: NativeStream | undefined, pending: Promise<unknown>
   stream.free();
 }
 
-/** A volume's content as a Readable (`StorageVolume.download()`); emits `progress`. */
+/**
+ * A volume's content as a Readable (`StorageVolume.download()`); emits `progress`. In sparse
+ * mode the byte stream is the same, but holes arrive as `hole` events and are filled with
+ * zeroes here rather than sent over the connection.
+ */
 export class VolumeReadable extends Readable {
   readonly #open: () => Promise<NativeStream>;
   readonly #chunk: number;
+  readonly #sparse: boolean;
   #stream: NativeStream | undefined;
   #pending: Promise<unknown> | undefined;
   #finished = false;
-  /** Bytes received so far. */
+  #holeLeft = 0;
+  /** Bytes received so far (hole bytes included). */
   bytes = 0;
 
   /** @internal */
-  constructor(open: () => Promise<NativeStream>, opts: ReturnType<typeof checkTransferOptions>) {
+  constructor(open: () => Promise<NativeStream>, opts: ReturnType<typeof checkTransferOptions>, sparse = false) {
     super({ highWaterMark: opts.chunkSize, ...(opts.signal ? { signal: opts.signal } : {}) });
     this.#open = open;
     this.#chunk = opts.chunkSize;
+    this.#sparse = sparse;
   }
 
   override _construct(callback: (err?: Error | null) => void): void {
@@ -75,8 +90,24 @@ export class VolumeReadable extends Readable {
   }
 
   override _read(): void {
+    if (this.#holeLeft > 0) {
+      const n = Math.min(this.#holeLeft, this.#chunk);
+      this.#holeLeft -= n;
+      this.bytes += n;
+      this.emit('progress', { bytes: this.bytes } satisfies TransferProgress);
+      this.push(Buffer.alloc(n));
+      return;
+    }
     const stream = this.#stream!;
-    const p = stream.recv(this.#chunk).then(async (buf) => {
+    const recv = this.#sparse ? stream.recvFlags(this.#chunk, StreamRecvFlagsValues.VIR_STREAM_RECV_STOP_AT_HOLE) : stream.recv(this.#chunk);
+    const p = recv.then(async (buf) => {
+      if (buf !== null && buf.length === 0 && this.#sparse) {
+        const length = await stream.recvHole(0);
+        this.emit('hole', { offset: this.bytes, length } satisfies TransferHole);
+        this.#holeLeft = length;
+        this._read();
+        return;
+      }
       if (buf === null) {
         await stream.finish();
         this.#finished = true;
@@ -137,5 +168,37 @@ export class VolumeWritable extends Writable {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     close(this.#stream, this.#pending, this.#finished).then(() => callback(err), () => callback(err));
+  }
+}
+
+/**
+ * Downloads into a file; with `sparse`, holes are skipped (the file gets holes too) instead of
+ * written as zeroes. Resolves to the byte count. Used by `StorageVolume.downloadToFile()`.
+ */
+export async function downloadToFile(open: () => Promise<NativeStream>, file: string, opts: ReturnType<typeof checkTransferOptions>, sparse: boolean): Promise<number> {
+  const handle = await fs.open(file, 'w');
+  let stream: NativeStream | undefined;
+  let finished = false;
+  let position = 0;
+  try {
+    stream = await open();
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const buf = sparse ? await stream.recvFlags(opts.chunkSize, StreamRecvFlagsValues.VIR_STREAM_RECV_STOP_AT_HOLE) : await stream.recv(opts.chunkSize);
+      if (buf === null) break;
+      if (buf.length === 0 && sparse) {
+        position += await stream.recvHole(0);
+        continue;
+      }
+      await handle.write(buf, 0, buf.length, position);
+      position += buf.length;
+    }
+    await stream.finish();
+    finished = true;
+    await handle.truncate(position); // a trailing hole still counts towards the size
+    return position;
+  } finally {
+    await handle.close();
+    await close(stream, undefined, finished);
   }
 }

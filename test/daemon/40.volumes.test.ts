@@ -152,3 +152,43 @@ if (!('skip' in target)) {
     await Promise.all(bulk.map((b) => b.volume.delete()));
   });
 }
+
+if (!('skip' in target)) {
+  t.test('sparse downloads: holes are not sent, and stay holes in a file', async (t) => {
+    const conn = await connect(target.uri);
+    t.teardown(() => conn.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-sparse-'));
+    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-sparse-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
+    t.teardown(() => pool.destroy().catch(() => undefined));
+    // allocation 0: a sparse file (without it, libvirt allocates the whole capacity).
+    const vol = await pool.createVolume({ name: 'sparse.raw', capacity: 64 * MiB, allocation: 0, target: { format: 'raw' } });
+    t.ok(fs.statSync(path.join(dir, 'sparse.raw')).blocks * 512 < MiB, 'the volume starts sparse');
+    const a = randomBytes(MiB);
+    const b = randomBytes(MiB);
+    await pipeline(Readable.from([a]), vol.upload({ offset: 0, length: MiB }));
+    await pipeline(Readable.from([b]), vol.upload({ offset: 32 * MiB, length: MiB }));
+    const expected = Buffer.alloc(64 * MiB);
+    a.copy(expected, 0);
+    b.copy(expected, 32 * MiB);
+
+    const down = vol.download({ sparse: true });
+    const holes: Array<{ offset: number; length: number }> = [];
+    down.on('hole', (h: { offset: number; length: number }) => holes.push(h));
+    const streamed = await collect(down);
+    t.equal(streamed.length, 64 * MiB);
+    t.equal(sha(streamed), sha(expected), 'the sparse byte stream equals the volume');
+    t.ok(holes.length >= 2, `holes reported (${holes.length})`);
+    t.ok(holes.reduce((n, h) => n + h.length, 0) >= 60 * MiB, 'most of the volume came as holes');
+
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-sparse-out-')), 'out.raw');
+    t.equal(await vol.downloadToFile(file, { sparse: true }), 64 * MiB);
+    const st = fs.statSync(file);
+    t.equal(st.size, 64 * MiB);
+    t.ok(st.blocks * 512 < 16 * MiB, `the file is sparse (${st.blocks * 512} bytes allocated)`);
+    t.equal(sha(fs.readFileSync(file)), sha(expected), 'and holds the same bytes');
+    t.equal(await vol.downloadToFile(file), 64 * MiB, 'a dense download too');
+    t.equal(sha(fs.readFileSync(file)), sha(expected));
+    t.type(await vol.downloadToFile(file, { sparse: 'yes' as never }).catch((e: unknown) => e), TypeError);
+    await vol.delete();
+  });
+}

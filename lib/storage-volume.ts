@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util';
 import { flagsArg, shortName } from './args';
-import { StorageVolDownloadFlags, StorageVolInfoFlags, StorageVolType, StorageVolWipeAlgorithm } from './constants';
+import { StorageVolDownloadFlags, StorageVolInfoFlags, StorageVolType, StorageVolUploadFlags, StorageVolWipeAlgorithm } from './constants';
 import { settle } from './errors';
 import type { NativeStorageVol } from './native';
 import { StoragePool } from './storage-pool';
@@ -133,12 +133,14 @@ export class StorageVolume {
 
   /**
    * `virStorageVolUpload`: a Writable into the volume; `finish` means libvirt has all of it
-   * (`virStreamFinish`). Emits `progress` `{ bytes }`; `signal` aborts it.
+   * (`virStreamFinish`). Emits `progress` `{ bytes }`; `signal` aborts it. With `sparse`,
+   * all-zero chunks are sent as holes and the volume stays sparse.
    */
-  upload(options?: TransferOptions & { flags?: number }): VolumeWritable {
+  upload(options?: TransferOptions & { sparse?: boolean; flags?: number }): VolumeWritable {
     const opts = checkTransferOptions(options);
-    const flags = flagsArg(options?.flags);
-    return new VolumeWritable(() => settle(this.#native.upload(opts.offset, opts.length, flags), 'StorageVolume.upload'), opts);
+    const sparse = sparseArg(options?.sparse);
+    const flags = flagsArg(options?.flags) | (sparse ? StorageVolUploadFlags.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM : 0);
+    return new VolumeWritable(() => settle(this.#native.upload(opts.offset, opts.length, flags), 'StorageVolume.upload'), opts, sparse);
   }
 
   /** `virStoragePoolLookupByVolume`: the pool this volume belongs to. */

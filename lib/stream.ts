@@ -127,19 +127,30 @@ export class VolumeReadable extends Readable {
   }
 }
 
-/** Writes into a volume (`StorageVolume.upload()`); emits `progress`. */
+/**
+ * Writes into a volume (`StorageVolume.upload()`); emits `progress`. In sparse mode, chunks that
+ * are all zeroes are sent as holes (`virStreamSendHole`), so the volume stays sparse.
+ */
 export class VolumeWritable extends Writable {
   readonly #open: () => Promise<NativeStream>;
+  readonly #sparse: boolean;
+  #zeroes = Buffer.alloc(0);
   #stream: NativeStream | undefined;
   #pending: Promise<unknown> | undefined;
   #finished = false;
-  /** Bytes sent so far. */
+  /** Bytes sent so far (holes included). */
   bytes = 0;
 
   /** @internal */
-  constructor(open: () => Promise<NativeStream>, opts: ReturnType<typeof checkTransferOptions>) {
+  constructor(open: () => Promise<NativeStream>, opts: ReturnType<typeof checkTransferOptions>, sparse = false) {
     super({ highWaterMark: opts.chunkSize, ...(opts.signal ? { signal: opts.signal } : {}) });
     this.#open = open;
+    this.#sparse = sparse;
+  }
+
+  #isZero(chunk: Buffer): boolean {
+    if (this.#zeroes.length < chunk.length) this.#zeroes = Buffer.alloc(chunk.length);
+    return chunk.equals(this.#zeroes.subarray(0, chunk.length));
   }
 
   override _construct(callback: (err?: Error | null) => void): void {
@@ -150,7 +161,9 @@ export class VolumeWritable extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    const p = this.#stream!.send(chunk).then((n) => {
+    const stream = this.#stream!;
+    const send = this.#sparse && chunk.length > 0 && this.#isZero(chunk) ? stream.sendHole(chunk.length, 0).then(() => chunk.length) : stream.send(chunk);
+    const p = send.then((n) => {
       this.bytes += n;
       this.emit('progress', { bytes: this.bytes } satisfies TransferProgress);
     });

@@ -192,3 +192,24 @@ if (!('skip' in target)) {
     await vol.delete();
   });
 }
+
+if (!('skip' in target)) {
+  t.test('sparse uploads: zero chunks go as holes and the volume stays sparse', async (t) => {
+    const conn = await connect(target.uri);
+    t.teardown(() => conn.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-sparse-up-'));
+    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-spup-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
+    t.teardown(() => pool.destroy().catch(() => undefined));
+    const vol = await pool.createVolume({ name: 'up.raw', capacity: 64 * MiB, allocation: 0, target: { format: 'raw' } });
+    const image = Buffer.alloc(64 * MiB);
+    randomBytes(MiB).copy(image, 5 * MiB);
+    randomBytes(MiB).copy(image, 40 * MiB);
+    const up = vol.upload({ sparse: true, length: image.length, chunkSize: MiB });
+    await pipeline(Readable.from((function* () { for (let o = 0; o < image.length; o += MiB) yield image.subarray(o, o + MiB); })()), up);
+    t.equal(up.bytes, image.length);
+    const file = path.join(dir, 'up.raw');
+    t.equal(sha(fs.readFileSync(file)), sha(image), 'the volume holds the image');
+    t.ok(fs.statSync(file).blocks * 512 < 16 * MiB, `and stays sparse (${fs.statSync(file).blocks * 512} bytes allocated)`);
+    await vol.delete();
+  });
+}

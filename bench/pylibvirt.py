@@ -20,6 +20,11 @@ Operations (op):
   lookupInfo  conn.lookupByName(domain).info()
   getXML      dom.XMLDesc(0) on a domain looked up once
   type        conn.getType()
+  listVolumes storage target: one op lists every volume of pool "pool" with its info and path,
+              the way Python code does it: pool.listAllVolumes(), then vol.name(), vol.info()
+              and vol.path() for each, in order (or with "innerThreads": N, on N threads of a
+              ThreadPoolExecutor over one connection, executor.map). "expect": the volume
+              count every listing must return.
 
 With concurrency > 1 the operation runs on that many threads of one ThreadPoolExecutor,
 sharing one connection (closed loop: each thread starts its next op when the last one ends),
@@ -54,7 +59,7 @@ def phase(fn, n, ms, concurrency, executor):
             t0 = clock()
             try:
                 fn()
-            except libvirt.libvirtError as e:
+            except Exception as e:  # libvirtError, or a listing of the wrong size
                 errors.append(str(e))
                 break
             append(clock() - t0)
@@ -105,6 +110,7 @@ def main():
     }
     conn = None
     executor = ThreadPoolExecutor(max_workers=conc) if conc > 1 else None
+    lister = None
     try:
         if op == "connect":
             def fn():
@@ -121,6 +127,22 @@ def main():
                     dom.XMLDesc(0)
             elif op == "type":
                 fn = conn.getType
+            elif op == "listVolumes":
+                pool = conn.storagePoolLookupByName(spec["pool"])
+                expect = spec.get("expect")
+                inner = int(spec.get("innerThreads", 1))
+                if inner > 1:
+                    lister = ThreadPoolExecutor(max_workers=inner)
+
+                def row(vol):
+                    _type, capacity, allocation = vol.info()
+                    return (vol.name(), capacity, allocation, vol.path())
+
+                def fn():
+                    vols = pool.listAllVolumes(0)
+                    rows = list(lister.map(row, vols)) if lister else [row(v) for v in vols]
+                    if expect is not None and len(rows) != expect:
+                        raise RuntimeError("listed %d volumes, expected %d" % (len(rows), expect))
             else:
                 raise ValueError("unknown op %r" % op)
 
@@ -132,8 +154,9 @@ def main():
     except libvirt.libvirtError as e:
         out["error"] = str(e)
     finally:
-        if executor is not None:
-            executor.shutdown(wait=True)
+        for pool_executor in (executor, lister):
+            if pool_executor is not None:
+                pool_executor.shutdown(wait=True)
         if conn is not None:
             try:
                 conn.close()

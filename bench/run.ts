@@ -1,28 +1,31 @@
 /**
  * virtkit's benchmark: times virtkit, Debian's python3-libvirt (bench/pylibvirt.py under
  * /usr/bin/python3) and spawning `virsh` side by side, on libvirt's in-process test driver
- * and on a real libvirtd. See bench/README.md.
+ * on a real libvirtd, and on storage (a dir pool of 1,000 volumes, 1 GiB volume streams, on
+ * the private libvirtd: bench/storage.ts). See bench/README.md.
  *
  *   npm run bench                         # builds if needed, then: node dist/bench/run.js
- *   node dist/bench/run.js [--target test|daemon]... [--quick]
+ *   node dist/bench/run.js [--target test|daemon|storage]... [--quick]
  *
  * Prints an aligned table per target, the ratios and the issue's targets (informational: the
  * bench never fails on them), and writes everything to bench/results/latest.json.
  * `--child SPEC` is internal: one virtkit measurement in a fresh process (used for the
- * VIRTKIT_THREADPOOL_SIZE=64 row), printed as JSON.
+ * VIRTKIT_THREADPOOL_SIZE=64 row), printed as JSON. `--child-stream SPEC` likewise: one volume
+ * transfer with libvirt's event loop running (the storage target's "event loop on" rows).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { connect, formatVersion, libvirtVersion, type Connection } from 'virtkit';
+import {
+  cleanups, errorMessage, fmtMs, fmtRate, fmtUs, lastLines, progress, PY_HELPER, PYTHON, ratio, ROOT, run, runCleanups,
+  state, table, VIRSH, writeOut, type Goal, type PrivateDaemon, type Ran,
+} from './common';
 import { measure, summarise, type Budget, type Raw, type Stats } from './measure';
+import { runStorage, storageGoals, storageReport, streamChildMain, type StorageTarget } from './storage';
 
-const ROOT = path.resolve(__dirname, '..', '..'); // dist/bench -> repo root
-const PYTHON = '/usr/bin/python3'; // Debian's, which has python3-libvirt (not pyenv's python3)
-const PY_HELPER = path.join(ROOT, 'bench', 'pylibvirt.py');
-const VIRSH = fs.existsSync('/usr/bin/virsh') ? '/usr/bin/virsh' : 'virsh';
 const TESTENV = path.join(ROOT, 'scripts', 'testenv.js');
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
 /** monitorEventLoopDelay's sampling interval. Its histogram records the whole interval
@@ -137,62 +140,6 @@ const IMPL_LABEL: Record<Impl, string> = {
 // ---------------------------------------------------------------------------------------------
 // small helpers
 
-function progress(msg: string): void {
-  process.stderr.write(`bench: ${msg}\n`);
-}
-
-interface Ran {
-  code: number | string;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program (no shell); never rejects. */
-function run(
-  cmd: string,
-  args: string[],
-  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; onSpawn?: (child: ChildProcess) => void },
-): Promise<Ran> {
-  return new Promise((resolve) => {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let settled = false;
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    opts.onSpawn?.(child);
-    const timer = setTimeout(() => {
-      err.push(Buffer.from(`\n(timed out after ${opts.timeoutMs} ms)`));
-      child.kill('SIGKILL');
-    }, opts.timeoutMs);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    const finish = (code: number | string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-    };
-    child.on('error', (e) => {
-      err.push(Buffer.from(e.message));
-      finish(-1);
-    });
-    child.on('close', (code, signal) => finish(code ?? `signal ${signal}`));
-  });
-}
-
-/** Writes to stdout and waits until it is flushed: a pipe may take it asynchronously, and
- * main() ends with process.exit(). */
-function writeOut(s: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(s, (err) => (err ? reject(err) : resolve())));
-}
-
-function lastLines(s: string, n = 3): string {
-  return s.trim().split('\n').slice(-n).join(' | ');
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function phaseTimeoutMs(b: Omit<Budget, 'concurrency'>): number {
   return 2 * (b.warmupMs + b.timeMs) + 30000;
 }
@@ -276,70 +223,62 @@ async function virshMeasure(uri: string, args: string[], b: Budget): Promise<Raw
 }
 
 // ---------------------------------------------------------------------------------------------
-// the daemon target: $VIRTKIT_BENCH_URI or a private libvirtd from scripts/testenv.js
+// the daemon target: $VIRTKIT_BENCH_URI or a private libvirtd from scripts/testenv.js; the
+// storage target always uses the private one (it needs the daemon's files to be local)
 
-type Cleanup = { what: string; fn: () => Promise<void> };
-const cleanups: Cleanup[] = [];
-/** Set by SIGINT/SIGTERM: no new measurement starts, no report is written. */
-let aborted = false;
-let cleaning: Promise<void> | null = null;
+const PRIVATE_SOURCE = 'private libvirtd (node scripts/testenv.js start)';
+let privateDaemon: Promise<PrivateDaemon | { skipped: string }> | null = null;
 
-/** Undoes what was set up, newest first. Once: later calls wait for the same run. */
-function runCleanups(): Promise<void> {
-  cleaning ??= (async () => {
-    while (cleanups.length) {
-      const c = cleanups.pop()!;
-      try {
-        await c.fn();
-      } catch (err) {
-        progress(`cleanup (${c.what}) failed: ${errorMessage(err)}`);
-      }
+/** Starts the private libvirtd once per run (the daemon and storage targets share it); it is
+ * stopped by the cleanups. */
+function startPrivateDaemon(): Promise<PrivateDaemon | { skipped: string }> {
+  privateDaemon ??= (async (): Promise<PrivateDaemon | { skipped: string }> => {
+    if (!fs.existsSync(TESTENV)) return { skipped: `${path.relative(ROOT, TESTENV)} not found` };
+    // Short path: the daemon's UNIX socket lives under it (sun_path is 108 bytes).
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vkbench.'));
+    let starting: Promise<Ran> | null = null;
+    let starter: ChildProcess | null = null;
+    cleanups.push({
+      what: 'testenv stop',
+      fn: async () => {
+        if (starter && starter.exitCode === null && starter.signalCode === null) {
+          // Interrupted while starting: testenv's start stops what it began on SIGTERM.
+          starter.kill('SIGTERM');
+          await starting;
+        }
+        progress(`stopping the private libvirtd (${stateDir})`);
+        const r = await run(process.execPath, [TESTENV, 'stop', '--state', stateDir], { timeoutMs: 60000 });
+        if (r.code !== 0) progress(`testenv stop exited ${r.code}: ${lastLines(r.stderr)}`);
+      },
+    });
+    progress(`starting a private libvirtd: node scripts/testenv.js start --state ${stateDir}`);
+    // The bench needs libvirt only: no tgtd.
+    const skip = [process.env.VIRTKIT_TESTENV_SKIP ?? '', 'iscsi'].filter(Boolean).join(',');
+    starting = run(process.execPath, [TESTENV, 'start', '--state', stateDir], {
+      timeoutMs: 180000,
+      env: { ...process.env, VIRTKIT_TESTENV_SKIP: skip },
+      onSpawn: (c) => (starter = c),
+    });
+    const r = await starting;
+    if (r.code !== 0) return { skipped: `testenv start exited ${r.code}: ${lastLines(r.stderr)}` };
+    let env: { libvirt?: { uri?: string; skipped?: string; pid?: number } };
+    try {
+      env = JSON.parse(fs.readFileSync(path.join(stateDir, 'env.json'), 'utf8'));
+    } catch (err) {
+      return { skipped: `cannot read ${stateDir}/env.json: ${errorMessage(err)}` };
     }
+    if (env.libvirt?.skipped) return { skipped: `testenv: ${env.libvirt.skipped}` };
+    if (!env.libvirt?.uri) return { skipped: 'testenv env.json has no libvirt.uri' };
+    return { uri: env.libvirt.uri, stateDir, pid: typeof env.libvirt.pid === 'number' ? env.libvirt.pid : null };
   })();
-  return cleaning;
+  return privateDaemon;
 }
 
 async function daemonUri(): Promise<{ uri: string; source: string } | { skipped: string; source: string }> {
   const given = process.env.VIRTKIT_BENCH_URI;
   if (given) return { uri: given, source: '$VIRTKIT_BENCH_URI' };
-  const source = 'private libvirtd (node scripts/testenv.js start)';
-  if (!fs.existsSync(TESTENV)) return { skipped: `${path.relative(ROOT, TESTENV)} not found`, source };
-  // Short path: the daemon's UNIX socket lives under it (sun_path is 108 bytes).
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'vkbench.'));
-  let starting: Promise<Ran> | null = null;
-  let starter: ChildProcess | null = null;
-  cleanups.push({
-    what: 'testenv stop',
-    fn: async () => {
-      if (starter && starter.exitCode === null && starter.signalCode === null) {
-        // Interrupted while starting: testenv's start stops what it began on SIGTERM.
-        starter.kill('SIGTERM');
-        await starting;
-      }
-      progress(`stopping the private libvirtd (${state})`);
-      const r = await run(process.execPath, [TESTENV, 'stop', '--state', state], { timeoutMs: 60000 });
-      if (r.code !== 0) progress(`testenv stop exited ${r.code}: ${lastLines(r.stderr)}`);
-    },
-  });
-  progress(`starting a private libvirtd: node scripts/testenv.js start --state ${state}`);
-  // The bench needs libvirt only: no tgtd.
-  const skip = [process.env.VIRTKIT_TESTENV_SKIP ?? '', 'iscsi'].filter(Boolean).join(',');
-  starting = run(process.execPath, [TESTENV, 'start', '--state', state], {
-    timeoutMs: 180000,
-    env: { ...process.env, VIRTKIT_TESTENV_SKIP: skip },
-    onSpawn: (c) => (starter = c),
-  });
-  const r = await starting;
-  if (r.code !== 0) return { skipped: `testenv start exited ${r.code}: ${lastLines(r.stderr)}`, source };
-  let env: { libvirt?: { uri?: string; skipped?: string } };
-  try {
-    env = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8'));
-  } catch (err) {
-    return { skipped: `cannot read ${state}/env.json: ${errorMessage(err)}`, source };
-  }
-  if (env.libvirt?.skipped) return { skipped: `testenv: ${env.libvirt.skipped}`, source };
-  if (!env.libvirt?.uri) return { skipped: 'testenv env.json has no libvirt.uri', source };
-  return { uri: env.libvirt.uri, source };
+  const d = await startPrivateDaemon();
+  return 'skipped' in d ? { skipped: d.skipped, source: PRIVATE_SOURCE } : { uri: d.uri, source: PRIVATE_SOURCE };
 }
 
 function guestArch(): string {
@@ -398,7 +337,7 @@ async function runTarget(t: Target, avail: Availability, factor: number): Promis
     if (t.name === 'daemon') impls.push('python-el');
     if (op.virsh) impls.push('virsh');
     for (const impl of impls) {
-      if (aborted) return;
+      if (state.aborted) return;
       const row: Row = { ...base, impl, implLabel: IMPL_LABEL[impl], how: '' };
       t.rows.push(row);
       const poolSize = process.env.VIRTKIT_THREADPOOL_SIZE ?? '32 (default)';
@@ -453,38 +392,6 @@ async function runTarget(t: Target, avail: Availability, factor: number): Promis
 // ---------------------------------------------------------------------------------------------
 // output
 
-function fmtUs(x: number | undefined): string {
-  if (x === undefined || !Number.isFinite(x)) return '-';
-  if (x < 10) return x.toFixed(2);
-  if (x < 1000) return x.toFixed(1);
-  return x.toFixed(0);
-}
-
-function fmtRate(x: number | undefined): string {
-  if (x === undefined || !Number.isFinite(x)) return '-';
-  return x >= 100 ? Math.round(x).toString() : x.toFixed(1);
-}
-
-function fmtMs(x: number): string {
-  return x.toFixed(2);
-}
-
-/** virtkit's throughput over the other's: above 1 means virtkit is faster. */
-function ratio(a?: Stats, b?: Stats): string {
-  if (!a || !b || !(a.opsPerSec > 0) || !(b.opsPerSec > 0)) return '';
-  const r = a.opsPerSec / b.opsPerSec;
-  return `x${r >= 10 ? r.toFixed(0) : r.toFixed(2)}`;
-}
-
-function table(headers: string[], rows: string[][], rightAligned: boolean[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (rightAligned[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
 
 function targetTable(t: Target): string {
   const withEl = t.rows.some((r) => r.impl === 'python-el');
@@ -512,13 +419,6 @@ function targetTable(t: Target): string {
     });
   }
   return [table(headers, rows, right), ...notes].join('\n');
-}
-
-interface Goal {
-  goal: string;
-  target: string;
-  pass: boolean | null; // null: could not be measured
-  detail: string;
 }
 
 /** Short name for summaries: the daemon's URI is long (it names a socket path). */
@@ -650,6 +550,7 @@ async function versions(): Promise<Record<string, string>> {
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === '--child') return childMain(argv[1] ?? '{}');
+  if (argv[0] === '--child-stream') return writeOut(await streamChildMain(argv[1] ?? '{}'));
   const wanted = new Set<string>();
   let factor = 1;
   for (let i = 0; i < argv.length; i++) {
@@ -657,14 +558,14 @@ async function main(argv: string[]): Promise<void> {
     if (a === '--target') wanted.add(argv[++i] ?? '');
     else if (a.startsWith('--target=')) wanted.add(a.slice('--target='.length));
     else if (a === '--quick') factor = 0.1;
-    else throw new Error(`unknown argument ${a} (usage: run.js [--target test|daemon]... [--quick])`);
+    else throw new Error(`unknown argument ${a} (usage: run.js [--target test|daemon|storage]... [--quick])`);
   }
-  for (const w of wanted) if (w !== 'test' && w !== 'daemon') throw new Error(`unknown target ${w}`);
+  for (const w of wanted) if (w !== 'test' && w !== 'daemon' && w !== 'storage') throw new Error(`unknown target ${w}`);
   const want = (n: string) => wanted.size === 0 || wanted.has(n);
 
   const onSignal = (sig: NodeJS.Signals) => {
-    if (aborted) return;
-    aborted = true;
+    if (state.aborted) return;
+    state.aborted = true;
     progress(`${sig}: cleaning up, no report`);
     void runCleanups().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
@@ -687,6 +588,7 @@ async function main(argv: string[]): Promise<void> {
   const avail = await availability();
   const idle = await idleEld(500);
   const targets: Target[] = [];
+  let storage: StorageTarget | null = null;
 
   try {
     if (want('test')) {
@@ -694,12 +596,12 @@ async function main(argv: string[]): Promise<void> {
       targets.push(t);
       await runTarget(t, avail, factor);
     }
-    if (want('daemon') && !aborted) {
+    if (want('daemon') && !state.aborted) {
       const d = await daemonUri();
       const t: Target = { name: 'daemon', uri: null, source: d.source, domain: null, rows: [] };
       targets.push(t);
       if ('skipped' in d) t.skipped = d.skipped;
-      else if (!aborted) {
+      else if (!state.aborted) {
         t.uri = d.uri;
         const dom = await defineBenchDomain(d.uri);
         if ('name' in dom) t.domain = dom.name;
@@ -707,10 +609,25 @@ async function main(argv: string[]): Promise<void> {
         await runTarget(t, avail, factor);
       }
     }
+    if (want('storage') && !state.aborted) {
+      // Always the private libvirtd, even with $VIRTKIT_BENCH_URI: the pool, the files and
+      // libvirtd's CPU time must be local.
+      storage = { name: 'storage', uri: null, source: PRIVATE_SOURCE, setup: [], notes: [], rows: [] };
+      const d = await startPrivateDaemon();
+      if ('skipped' in d) storage.skipped = d.skipped;
+      else if (!state.aborted) {
+        try {
+          await runStorage(storage, { daemon: d, python: avail.python, virsh: avail.virsh, factor });
+        } catch (err) {
+          storage.error = errorMessage(err);
+          progress(`storage: failed: ${storage.error}`);
+        }
+      }
+    }
   } finally {
     await runCleanups();
   }
-  if (aborted) return new Promise<void>(() => undefined); // the signal handler exits
+  if (state.aborted) return new Promise<void>(() => undefined); // the signal handler exits
 
   // ---- report
   const loadavgEnd = os.loadavg()[0]!;
@@ -736,10 +653,16 @@ async function main(argv: string[]): Promise<void> {
     }
     out.push(targetTable(t));
   }
-  out.push('');
-  out.push(`== Event-loop delay (monitorEventLoopDelay, resolution ${ELD_RESOLUTION_MS} ms; the raw histogram includes the interval, so idle reads about ${ELD_RESOLUTION_MS} ms)`);
-  out.push(eldTable(targets, idle));
-  const g = goals(targets);
+  if (storage) {
+    out.push('');
+    out.push(storageReport(storage));
+  }
+  if (targets.length) {
+    out.push('');
+    out.push(`== Event-loop delay (monitorEventLoopDelay, resolution ${ELD_RESOLUTION_MS} ms; the raw histogram includes the interval, so idle reads about ${ELD_RESOLUTION_MS} ms)`);
+    out.push(eldTable(targets, idle));
+  }
+  const g = [...(targets.length ? goals(targets) : []), ...storageGoals(storage)];
   out.push('');
   out.push('== Targets from the issue (informational: the bench never fails on them)');
   for (const x of g) {
@@ -750,7 +673,7 @@ async function main(argv: string[]): Promise<void> {
   fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   fs.writeFileSync(
     RESULTS_FILE,
-    JSON.stringify({ meta: { ...meta, loadavgEnd, durationS: (Date.now() - started) / 1000 }, idleEventLoopDelay: idle, targets, goals: g }, null, 2) + '\n',
+    JSON.stringify({ meta: { ...meta, loadavgEnd, durationS: (Date.now() - started) / 1000 }, idleEventLoopDelay: idle, targets: storage ? [...targets, storage] : targets, goals: g }, null, 2) + '\n',
   );
   out.push('');
   out.push(`Results: ${path.relative(process.cwd(), RESULTS_FILE) || RESULTS_FILE}  (whole run ${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -1,5 +1,7 @@
 #include "stream.h"
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 #include "addon.h"
 
@@ -8,16 +10,26 @@ namespace virtkit {
 const napi_type_tag StreamTraits::kTag = {0x7669727463756e6bULL, 0x53747265616d3031ULL};
 
 namespace {
-// Bytes received, or null at the end of the stream; `hole` when the stream reports a hole
-// (sparse streams) instead of data.
+// Bytes received (in memory that becomes the JS Buffer's, uncopied), an empty chunk at a hole
+// (sparse streams), or the end of the stream.
 struct Chunk {
-  std::vector<char> data;
+  char* data = nullptr;
+  size_t size = 0;
   bool eof = false;
+  explicit Chunk(size_t capacity) : data(static_cast<char*>(malloc(capacity ? capacity : 1))) {
+    if (!data) throw std::bad_alloc();
+  }
+  Chunk(Chunk&& o) noexcept : data(std::exchange(o.data, nullptr)), size(o.size), eof(o.eof) {}
+  Chunk& operator=(Chunk&&) = delete;
+  ~Chunk() { free(data); }
 };
 
 Napi::Value ToJs(Napi::Env env, Chunk&& c) {
   if (c.eof) return env.Null();
-  return Napi::Buffer<char>::Copy(env, c.data.data(), c.data.size());
+  if (c.size == 0) return Napi::Buffer<char>::New(env, 0);
+  // Hand the memory to the Buffer: freed by its finalizer, no copy.
+  char* data = std::exchange(c.data, nullptr);
+  return Napi::Buffer<char>::New(env, data, c.size, [](Napi::Env, char* p) { free(p); });
 }
 
 std::vector<char> ArgBytes(const Napi::CallbackInfo& info, size_t i) {
@@ -63,12 +75,11 @@ Napi::Value Stream::Send(const Napi::CallbackInfo& info) {
 Napi::Value Stream::Recv(const Napi::CallbackInfo& info) {
   unsigned int max = ArgUint(info, 0, "max");
   return Call(info, [max](virStreamPtr st) {
-    Chunk c;
-    c.data.resize(max);
-    int n = virStreamRecv(st, c.data.data(), max);
+    Chunk c(max);
+    int n = virStreamRecv(st, c.data, max);
     if (n < 0) ThrowLastError();
     c.eof = n == 0;
-    c.data.resize(size_t(n));
+    c.size = size_t(n);
     return c;
   });
 }
@@ -80,16 +91,12 @@ Napi::Value Stream::RecvFlags(const Napi::CallbackInfo& info) {
   unsigned int max = ArgUint(info, 0, "max");
   unsigned int flags = ArgFlags(info, 1);
   return Call(info, [max, flags](virStreamPtr st) {
-    Chunk c;
-    c.data.resize(max);
-    int n = virStreamRecvFlags(st, c.data.data(), max, flags);
-    if (n == -3) {  // a hole: nothing to read now
-      c.data.clear();
-      return c;
-    }
+    Chunk c(max);
+    int n = virStreamRecvFlags(st, c.data, max, flags);
+    if (n == -3) return c;  // a hole: nothing to read now (an empty chunk)
     if (n < 0) ThrowLastError();
     c.eof = n == 0;
-    c.data.resize(size_t(n));
+    c.size = size_t(n);
     return c;
   });
 }

@@ -10,7 +10,7 @@ import { settle } from './errors';
 import type { NativeStorageVol } from './native';
 import { StoragePool } from './storage-pool';
 import { parseVolumeXml, type StorageVolumeDefinition } from './xml/volume';
-import { checkTransferOptions, downloadToFile, VolumeReadable, VolumeWritable, type TransferOptions } from './stream';
+import { checkTransferOptions, downloadToFile, uploadFromFile, VolumeReadable, VolumeWritable, type TransferOptions } from './stream';
 
 /** `virStorageVolGetInfo`. Sizes in bytes. */
 export interface StorageVolumeInfo {
@@ -141,6 +141,24 @@ export class StorageVolume {
     const sparse = sparseArg(options?.sparse);
     const flags = flagsArg(options?.flags) | (sparse ? StorageVolUploadFlags.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM : 0);
     return new VolumeWritable(() => settle(this.#native.upload(opts.offset, opts.length, flags), 'StorageVolume.upload'), opts, sparse);
+  }
+
+  /**
+   * Uploads a file into the volume (`length` defaults to the file's size), reading
+   * `chunkSize` (default 1 MiB here) at a time; with `sparse`, all-zero chunks are sent as
+   * holes. Resolves to the bytes sent.
+   */
+  async uploadFromFile(file: string, options?: TransferOptions & { sparse?: boolean }): Promise<number> {
+    if (typeof file !== 'string') throw new TypeError('file must be a path');
+    const opts = checkTransferOptions({ chunkSize: 1024 * 1024, ...options });
+    const sparse = sparseArg(options?.sparse);
+    const flags = sparse ? StorageVolUploadFlags.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM : 0;
+    return uploadFromFile(
+      () => settle(this.#native.upload(opts.offset, opts.length, flags), 'StorageVolume.uploadFromFile'),
+      file,
+      opts,
+      sparse,
+    );
   }
 
   /** `virStoragePoolLookupByVolume`: the pool this volume belongs to. */

@@ -215,6 +215,8 @@ export async function downloadToFile(open: () => Promise<NativeStream>, file: st
   let position = 0;
   try {
     stream = await open();
+    // The write of one chunk overlaps the receipt of the next.
+    let writing: Promise<unknown> = Promise.resolve();
     for (;;) {
       opts.signal?.throwIfAborted();
       const buf = sparse ? await stream.recvFlags(opts.chunkSize, StreamRecvFlagsValues.VIR_STREAM_RECV_STOP_AT_HOLE) : await stream.recv(opts.chunkSize);
@@ -223,13 +225,48 @@ export async function downloadToFile(open: () => Promise<NativeStream>, file: st
         position += await stream.recvHole(0);
         continue;
       }
-      await handle.write(buf, 0, buf.length, position);
+      await writing;
+      writing = handle.write(buf, 0, buf.length, position);
+      writing.catch(() => undefined); // observed at the next await; never an unhandled rejection
       position += buf.length;
     }
+    await writing;
     await stream.finish();
     finished = true;
     await handle.truncate(position); // a trailing hole still counts towards the size
     return position;
+  } finally {
+    await handle.close();
+    await close(stream, undefined, finished);
+  }
+}
+
+/**
+ * Uploads a file's content (`StorageVolume.uploadFromFile()`): reads `chunkSize` at a time and
+ * sends each; with `sparse`, all-zero chunks go as holes. Resolves to the byte count.
+ */
+export async function uploadFromFile(open: () => Promise<NativeStream>, file: string, opts: ReturnType<typeof checkTransferOptions>, sparse: boolean): Promise<number> {
+  const handle = await fs.open(file, 'r');
+  let stream: NativeStream | undefined;
+  let finished = false;
+  let sent = 0;
+  try {
+    const total = opts.length || (await handle.stat()).size;
+    stream = await open();
+    const zeroes = sparse ? Buffer.alloc(opts.chunkSize) : undefined;
+    const buf = Buffer.allocUnsafe(opts.chunkSize);
+    while (sent < total) {
+      opts.signal?.throwIfAborted();
+      const { bytesRead } = await handle.read(buf, 0, Math.min(opts.chunkSize, total - sent), sent);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      if (zeroes && chunk.equals(zeroes.subarray(0, bytesRead))) await stream.sendHole(bytesRead, 0);
+      else await stream.send(chunk);
+      sent += bytesRead;
+    }
+    await stream.finish();
+    finished = true;
+    return sent;
   } finally {
     await handle.close();
     await close(stream, undefined, finished);

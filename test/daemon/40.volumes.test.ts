@@ -213,3 +213,29 @@ if (!('skip' in target)) {
     await vol.delete();
   });
 }
+
+if (!('skip' in target)) {
+  t.test('uploadFromFile, dense and sparse', async (t) => {
+    const conn = await connect(target.uri);
+    t.teardown(() => conn.close());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-upfile-'));
+    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-upfile-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
+    t.teardown(() => pool.destroy().catch(() => undefined));
+    const image = Buffer.alloc(24 * MiB);
+    randomBytes(3 * MiB + 7).copy(image, 2 * MiB);
+    const src = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-src-')), 'image.raw');
+    fs.writeFileSync(src, image);
+    for (const sparse of [false, true]) {
+      const vol = await pool.createVolume({ name: `f-${sparse}.raw`, capacity: 24 * MiB, allocation: 0, target: { format: 'raw' } });
+      t.equal(await vol.uploadFromFile(src, { sparse }), image.length);
+      const file = path.join(dir, `f-${sparse}.raw`);
+      t.equal(sha(fs.readFileSync(file)), sha(image), `sparse=${sparse}: byte-equal`);
+      if (sparse) t.ok(fs.statSync(file).blocks * 512 < 8 * MiB, 'sparse upload left holes');
+      await vol.delete();
+    }
+    const vol = await pool.createVolume(volXml('x.raw', MiB));
+    t.type(await vol.uploadFromFile(3 as never).catch((e: unknown) => e), TypeError);
+    t.equal((await vol.uploadFromFile('/nonexistent/virtkit-file').catch((e: NodeJS.ErrnoException) => e.code)), 'ENOENT');
+    await vol.delete();
+  });
+}

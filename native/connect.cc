@@ -230,22 +230,12 @@ Napi::Value Connect::SetKeepAlive(const Napi::CallbackInfo& info) {
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePools
 Napi::Value Connect::ListAllStoragePools(const Napi::CallbackInfo& info) {
-  unsigned int flags = ArgFlags(info, 0);
-  return Call(info, [flags](virConnectPtr c) {
-    virStoragePoolPtr* list = nullptr;
-    int n = virConnectListAllStoragePools(c, &list, flags);
-    return TakeList<StoragePoolTraits>(list, n);
-  });
+  return Call(info, ListAllResult<StoragePoolTraits>(virConnectListAllStoragePools, ArgFlags(info, 0)));
 }
 
 // https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
 Napi::Value Connect::ListAllDomains(const Napi::CallbackInfo& info) {
-  unsigned int flags = ArgFlags(info, 0);
-  return Call(info, [flags](virConnectPtr c) {
-    virDomainPtr* list = nullptr;
-    int n = virConnectListAllDomains(c, &list, flags);
-    return TakeList<DomainTraits>(list, n);
-  });
+  return Call(info, ListAllResult<DomainTraits>(virConnectListAllDomains, ArgFlags(info, 0)));
 }
 
 // Runs a lookup that returns a new object (or null with the error set) off the main thread.
@@ -290,12 +280,7 @@ Napi::Value Connect::DomainLookupByID(const Napi::CallbackInfo& info) {
 
 // https://libvirt.org/html/libvirt-libvirt-secret.html#virConnectListAllSecrets
 Napi::Value Connect::ListAllSecrets(const Napi::CallbackInfo& info) {
-  unsigned int flags = ArgFlags(info, 0);
-  return Call(info, [flags](virConnectPtr c) {
-    virSecretPtr* list = nullptr;
-    int n = virConnectListAllSecrets(c, &list, flags);
-    return TakeList<SecretTraits>(list, n);
-  });
+  return Call(info, ListAllResult<SecretTraits>(virConnectListAllSecrets, ArgFlags(info, 0)));
 }
 
 // https://libvirt.org/html/libvirt-libvirt-secret.html#virSecretDefineXML

@@ -207,6 +207,17 @@ auto VoidResult(Fn f, A... args) {
   };
 }
 
+// Adapts a `virXListAll*(parent, &list, flags)` function to a worker lambda that returns
+// the listed objects as owned references.
+template <typename T, typename Parent>
+auto ListAllResult(int (*listAll)(Parent, typename T::Ptr**, unsigned int), unsigned int flags) {
+  return [listAll, flags](Parent parent) {
+    typename T::Ptr* list = nullptr;
+    int n = listAll(parent, &list, flags);
+    return TakeList<T>(list, n);
+  };
+}
+
 // A libvirt object returned by a worker becomes a new wrap (of its traits' class) in JS.
 template <typename T>
 Napi::Value ToJs(Napi::Env env, Hold<T>&& ref) {

@@ -91,12 +91,7 @@ Napi::Value StoragePool::GetAutostart(const Napi::CallbackInfo& info) {
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolListAllVolumes
 Napi::Value StoragePool::ListAllVolumes(const Napi::CallbackInfo& info) {
-  unsigned int flags = ArgFlags(info, 0);
-  return Call(info, [flags](virStoragePoolPtr p) {
-    virStorageVolPtr* list = nullptr;
-    int n = virStoragePoolListAllVolumes(p, &list, flags);
-    return TakeList<StorageVolTraits>(list, n);
-  });
+  return Call(info, ListAllResult<StorageVolTraits>(virStoragePoolListAllVolumes, ArgFlags(info, 0)));
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolBuild

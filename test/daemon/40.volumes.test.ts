@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { connect, LibvirtError, StorageVolume, StorageVolWipeAlgorithm, VolumeReadable } from 'virtkit';
+import { connect, Connection, LibvirtError, StorageVolume, StorageVolWipeAlgorithm, VolumeReadable } from 'virtkit';
 import { daemonUri } from '../helpers';
 
 const target = daemonUri();
@@ -19,6 +19,14 @@ const codeOf = async (p: Promise<unknown>) => {
 };
 const volXml = (name: string, bytes: number, format = 'raw') =>
   `<volume><name>${name}</name><capacity unit='bytes'>${bytes}</capacity><target><format type='${format}'/></target></volume>`;
+
+/** A transient dir pool in a fresh temp directory, destroyed when the test ends. */
+async function tempDirPool(t: { teardown: (fn: () => unknown) => void }, conn: Connection, prefix: string) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  const pool = await conn.createStoragePool({ type: 'dir', name: `${prefix}-${randomUUID().slice(0, 8)}`, target: { path: dir } });
+  t.teardown(() => pool.destroy().catch(() => undefined));
+  return { dir, pool };
+}
 
 async function collect(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -34,9 +42,7 @@ if ('skip' in target) {
   t.test('volumes in a dir pool', async (t) => {
     const conn = await connect(uri);
     t.teardown(() => conn.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-vols-'));
-    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-vols-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
-    t.teardown(() => pool.destroy().catch(() => undefined));
+    const { dir, pool } = await tempDirPool(t, conn, 'vk-vols');
 
     const raw = await pool.createVolume(volXml('disk.raw', 8 * MiB));
     t.ok(raw instanceof StorageVolume);
@@ -92,9 +98,7 @@ if ('skip' in target) {
   t.test('a download aborted through its AbortSignal', async (t) => {
     const conn = await connect(uri);
     t.teardown(() => conn.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-abort-'));
-    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-abort-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
-    t.teardown(() => pool.destroy().catch(() => undefined));
+    const { dir, pool } = await tempDirPool(t, conn, 'vk-abort');
     const vol = await pool.createVolume(volXml('big.raw', 32 * MiB));
     const ac = new AbortController();
     const down = vol.download({ signal: ac.signal, chunkSize: 64 * 1024 });
@@ -119,9 +123,7 @@ if ('skip' in target) {
   t.test('bad transfer arguments are TypeErrors', async (t) => {
     const conn = await connect(uri);
     t.teardown(() => conn.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-args-'));
-    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-args-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
-    t.teardown(() => pool.destroy().catch(() => undefined));
+    const { dir, pool } = await tempDirPool(t, conn, 'vk-args');
     const vol = await pool.createVolume(volXml('x.raw', MiB));
     t.throws(() => vol.download({ offset: -1 }), TypeError);
     t.throws(() => vol.upload({ length: 1.5 }), TypeError);
@@ -138,9 +140,7 @@ if (!('skip' in target)) {
   t.test('listVolumesWithInfo agrees with per-volume calls on the daemon', async (t) => {
     const conn = await connect(target.uri);
     t.teardown(() => conn.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-bulk-'));
-    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-bulk-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
-    t.teardown(() => pool.destroy().catch(() => undefined));
+    const { dir, pool } = await tempDirPool(t, conn, 'vk-bulk');
     await Promise.all(Array.from({ length: 20 }, (_, i) => pool.createVolume(volXml(`v${i}.raw`, (i + 1) * 4096))));
     const bulk = await pool.listVolumesWithInfo();
     t.equal(bulk.length, 20);
@@ -157,9 +157,7 @@ if (!('skip' in target)) {
   t.test('sparse downloads: holes are not sent, and stay holes in a file', async (t) => {
     const conn = await connect(target.uri);
     t.teardown(() => conn.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-sparse-'));
-    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-sparse-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
-    t.teardown(() => pool.destroy().catch(() => undefined));
+    const { dir, pool } = await tempDirPool(t, conn, 'vk-sparse');
     // allocation 0: a sparse file (without it, libvirt allocates the whole capacity).
     const vol = await pool.createVolume({ name: 'sparse.raw', capacity: 64 * MiB, allocation: 0, target: { format: 'raw' } });
     t.ok(fs.statSync(path.join(dir, 'sparse.raw')).blocks * 512 < MiB, 'the volume starts sparse');
@@ -197,9 +195,7 @@ if (!('skip' in target)) {
   t.test('sparse uploads: zero chunks go as holes and the volume stays sparse', async (t) => {
     const conn = await connect(target.uri);
     t.teardown(() => conn.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-sparse-up-'));
-    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-spup-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
-    t.teardown(() => pool.destroy().catch(() => undefined));
+    const { dir, pool } = await tempDirPool(t, conn, 'vk-spup');
     const vol = await pool.createVolume({ name: 'up.raw', capacity: 64 * MiB, allocation: 0, target: { format: 'raw' } });
     const image = Buffer.alloc(64 * MiB);
     randomBytes(MiB).copy(image, 5 * MiB);
@@ -218,9 +214,7 @@ if (!('skip' in target)) {
   t.test('uploadFromFile, dense and sparse', async (t) => {
     const conn = await connect(target.uri);
     t.teardown(() => conn.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-upfile-'));
-    const pool = await conn.createStoragePool(`<pool type='dir'><name>vk-upfile-${randomUUID().slice(0, 8)}</name><target><path>${dir}</path></target></pool>`);
-    t.teardown(() => pool.destroy().catch(() => undefined));
+    const { dir, pool } = await tempDirPool(t, conn, 'vk-upfile');
     const image = Buffer.alloc(24 * MiB);
     randomBytes(3 * MiB + 7).copy(image, 2 * MiB);
     const src = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-src-')), 'image.raw');

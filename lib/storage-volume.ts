@@ -111,6 +111,10 @@ export class StorageVolume {
   /**
    * `virStorageVolDownload`: the volume's content as a Readable (backpressure: one libvirt
    * call per chunk read). Emits `progress` `{ bytes }`; `signal` aborts it.
+   *
+   * For large downloads over a daemon connection, start libvirt's event loop before
+   * connecting (`startEventLoop()`, as virsh does): libvirt then reads the stream in the
+   * background between calls. 1 GiB here: about 650 MB/s without it, about 1000 with it.
    */
   download(options?: TransferOptions & { sparse?: boolean; flags?: number }): VolumeReadable {
     const opts = checkTransferOptions(options);

@@ -405,7 +405,7 @@ export class Connection {
 
   /** `virSecretLookupByUsage`: e.g. `('iscsi', 'my-target')`, `('ceph', 'client.admin')`. */
   async lookupSecretByUsage(usageType: SecretUsageName, usageId: string): Promise<Secret> {
-    const type = typeof usageType === 'string' ? SECRET_USAGE_TYPES[usageType] : undefined;
+    const type = typeof usageType === 'string' && Object.hasOwn(SECRET_USAGE_TYPES, usageType) ? SECRET_USAGE_TYPES[usageType] : undefined;
     if (type === undefined || usageType === ('none' as string))
       throw new TypeError(`usageType must be one of ${Object.keys(SECRET_USAGE_TYPES).filter((k) => k !== 'none').join(', ')}`);
     const h = await settle(this.#native.secretLookupByUsage(type, stringArg(usageId, 'usageId')), 'Connection.lookupSecretByUsage');

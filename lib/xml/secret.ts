@@ -93,7 +93,7 @@ export function parseSecretXml(xml: string): SecretDefinition {
   const usageEl = firstChild(root, 'usage');
   if (usageEl) {
     const type = usageEl.attrs.type as SecretUsageName | undefined;
-    if (!type || !(type in USAGE_ID_ELEMENT)) throw new SyntaxError(`secret XML: unknown usage type '${type ?? ''}'`);
+    if (!type || !Object.hasOwn(USAGE_ID_ELEMENT, type)) throw new SyntaxError(`secret XML: unknown usage type '${type ?? ''}'`);
     const id = textOf(firstChild(usageEl, USAGE_ID_ELEMENT[type])) ?? '';
     def.usage = (type === 'volume' ? { type, volume: id } : type === 'iscsi' ? { type, target: id } : { type, name: id }) as SecretUsage;
   }
@@ -110,7 +110,7 @@ function checkDefinition(def: unknown): asserts def is SecretDefinition {
     if (d[k] !== undefined && typeof d[k] !== 'string') throw new TypeError(`secret.${k} must be a string`);
   if (d.usage !== undefined) {
     const u = d.usage as Record<string, unknown>;
-    if (typeof u !== 'object' || u === null || typeof u.type !== 'string' || !(u.type in USAGE_ID_ELEMENT))
+    if (typeof u !== 'object' || u === null || typeof u.type !== 'string' || !Object.hasOwn(USAGE_ID_ELEMENT, u.type))
       throw new TypeError(`secret.usage.type must be one of ${Object.keys(USAGE_ID_ELEMENT).join(', ')}`);
     const idKey = u.type === 'volume' ? 'volume' : u.type === 'iscsi' ? 'target' : 'name';
     if (typeof u[idKey] !== 'string') throw new TypeError(`secret.usage.${idKey} must be a string`);

@@ -99,6 +99,8 @@ if ('skip' in target) {
 
     t.type(await conn.defineSecret(42 as never).catch((e: unknown) => e), TypeError);
     t.type(await conn.lookupSecretByUsage('nfs' as never, 'x').catch((e: unknown) => e), TypeError);
+    t.type(await conn.lookupSecretByUsage('toString' as never, 'x').catch((e: unknown) => e), TypeError);
+    t.type(await conn.lookupSecretByUsage('none' as never, 'x').catch((e: unknown) => e), TypeError);
     t.type(await conn.lookupSecretByUsage('iscsi', 5 as never).catch((e: unknown) => e), TypeError);
     t.type(await first.setValue(12 as never).catch((e: unknown) => e), TypeError);
     t.type(await first.setValue([1, 2] as never).catch((e: unknown) => e), TypeError);

@@ -88,6 +88,8 @@ t.test('bad input', async (t) => {
   t.throws(() => parseSecretXml('<pool/>'), SyntaxError);
   t.throws(() => parseSecretXml("<secret ephemeral='maybe'/>"), SyntaxError);
   t.throws(() => parseSecretXml("<secret><usage type='weird'/></secret>"), SyntaxError);
+  t.throws(() => parseSecretXml("<secret><usage type='toString'/></secret>"), SyntaxError, 'inherited names are not usage types');
+  t.throws(() => buildSecretXml({ usage: { type: 'constructor', name: 'x' } } as never), TypeError);
   t.throws(() => parseSecretXml('<secret><uuid>x</uuid'), SyntaxError);
   t.throws(() => parseSecretXml('<!DOCTYPE s [<!ENTITY x "y">]><secret>&x;</secret>'), SyntaxError);
   t.throws(() => parseSecretXml(undefined as never), TypeError);

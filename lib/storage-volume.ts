@@ -112,9 +112,7 @@ export class StorageVolume {
    * `virStorageVolDownload`: the volume's content as a Readable (backpressure: one libvirt
    * call per chunk read). Emits `progress` `{ bytes }`; `signal` aborts it.
    *
-   * For large downloads over a daemon connection, start libvirt's event loop before
-   * connecting (`startEventLoop()`, as virsh does): libvirt then reads the stream in the
-   * background between calls. 1 GiB here: about 650 MB/s without it, about 1000 with it.
+   * For the fastest transfer of a whole volume to disk use {@link downloadToFile}.
    */
   download(options?: TransferOptions & { sparse?: boolean; flags?: number }): VolumeReadable {
     const opts = checkTransferOptions(options);
@@ -126,6 +124,10 @@ export class StorageVolume {
   /**
    * Downloads the volume into `file` (created or truncated). With `sparse`, the volume's holes
    * are not sent over the connection and stay holes in the file. Resolves to the size written.
+   *
+   * Over a daemon connection, start libvirt's event loop before connecting
+   * (`startEventLoop()`, as virsh does) so that libvirt reads the stream in the background:
+   * 1 GiB here went from 630–806 MB/s to 913–1474 MB/s, on a par with `virsh vol-download`.
    */
   async downloadToFile(file: string, options?: TransferOptions & { sparse?: boolean }): Promise<number> {
     if (typeof file !== 'string') throw new TypeError('file must be a path');

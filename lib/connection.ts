@@ -381,6 +381,17 @@ export class Connection {
     return new Domain(await settle(this.#native.domainLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupDomainByUUID'));
   }
 
+  /** `virDomainDefineXMLFlags`: defines (or updates) a persistent domain from `<domain>` XML
+   * (`DomainDefineFlags`: VALIDATE against the schema). */
+  async defineDomain(xml: string, flags?: number): Promise<Domain> {
+    return new Domain(await settle(this.#native.domainDefineXMLFlags(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineDomain'));
+  }
+
+  /** `virDomainCreateXML`: creates and starts a transient domain (`DomainCreateFlags`). */
+  async createDomain(xml: string, flags?: number): Promise<Domain> {
+    return new Domain(await settle(this.#native.domainCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.createDomain'));
+  }
+
   /** `virDomainLookupByID`: a running domain by its hypervisor id. */
   async lookupDomainById(id: number): Promise<Domain> {
     if (typeof id !== 'number') throw new TypeError('id must be a number');

@@ -77,6 +77,29 @@ export interface NativeDomain extends NativeHandle {
   getState(flags: number): Promise<{ state: number; reason: number }>;
   getInfo(): Promise<{ state: number; maxMem: number; memory: number; nrVirtCpu: number; cpuTime: number }>;
   getXMLDesc(flags: number): Promise<string>;
+  createWithFlags(flags: number): Promise<void>;
+  destroyFlags(flags: number): Promise<void>;
+  shutdownFlags(flags: number): Promise<void>;
+  reboot(flags: number): Promise<void>;
+  reset(flags: number): Promise<void>;
+  suspend(): Promise<void>;
+  resume(): Promise<void>;
+  undefineFlags(flags: number): Promise<void>;
+  isActive(): Promise<boolean>;
+  isPersistent(): Promise<boolean>;
+  isUpdated(): Promise<boolean>;
+  getAutostart(): Promise<boolean>;
+  setAutostart(autostart: boolean): Promise<void>;
+  getOSType(): Promise<string>;
+  getMaxMemory(): Promise<number>;
+  getMaxVcpus(): Promise<number>;
+  setMemoryFlags(kib: number, flags: number): Promise<void>;
+  setVcpusFlags(vcpus: number, flags: number): Promise<void>;
+  getVcpusFlags(flags: number): Promise<number>;
+  managedSave(flags: number): Promise<void>;
+  hasManagedSaveImage(flags: number): Promise<boolean>;
+  managedSaveRemove(flags: number): Promise<void>;
+  getHostname(flags: number): Promise<string>;
 }
 
 export interface NativeSecret extends NativeHandle {
@@ -112,6 +135,8 @@ export interface NativeConnect {
   domainLookupByName(name: string): Promise<NativeDomain>;
   domainLookupByUUIDString(uuid: string): Promise<NativeDomain>;
   domainLookupByID(id: number): Promise<NativeDomain>;
+  domainDefineXMLFlags(xml: string, flags: number): Promise<NativeDomain>;
+  domainCreateXML(xml: string, flags: number): Promise<NativeDomain>;
   listAllSecrets(flags: number): Promise<NativeSecret[]>;
   storagePoolDefineXML(xml: string, flags: number): Promise<NativeStoragePool>;
   storageVolLookupByKey(key: string): Promise<NativeStorageVol>;

@@ -97,6 +97,8 @@ Napi::Function Connect::Init(Napi::Env env) {
                          InstanceMethod<&Connect::DomainLookupByName>("domainLookupByName"),
                          InstanceMethod<&Connect::DomainLookupByUUIDString>("domainLookupByUUIDString"),
                          InstanceMethod<&Connect::DomainLookupByID>("domainLookupByID"),
+                         InstanceMethod<&Connect::DomainDefineXMLFlags>("domainDefineXMLFlags"),
+                         InstanceMethod<&Connect::DomainCreateXML>("domainCreateXML"),
                          InstanceMethod<&Connect::ListAllSecrets>("listAllSecrets"),
                          InstanceMethod<&Connect::StoragePoolDefineXML>("storagePoolDefineXML"),
                          InstanceMethod<&Connect::StorageVolLookupByKey>("storageVolLookupByKey"),
@@ -351,6 +353,20 @@ Napi::Value Connect::StorageVolLookupByKey(const Napi::CallbackInfo& info) {
 Napi::Value Connect::StorageVolLookupByPath(const Napi::CallbackInfo& info) {
   std::string path = ArgString(info, 0, "path");
   return Call(info, Lookup<StorageVolTraits>([path](virConnectPtr c) { return virStorageVolLookupByPath(c, path.c_str()); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineXMLFlags
+Napi::Value Connect::DomainDefineXMLFlags(const Napi::CallbackInfo& info) {
+  std::string xml = ArgString(info, 0, "xml");
+  unsigned int flags = ArgFlags(info, 1);
+  return Call(info, Lookup<DomainTraits>([xml, flags](virConnectPtr c) { return virDomainDefineXMLFlags(c, xml.c_str(), flags); }));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreateXML (transient, started)
+Napi::Value Connect::DomainCreateXML(const Napi::CallbackInfo& info) {
+  std::string xml = ArgString(info, 0, "xml");
+  unsigned int flags = ArgFlags(info, 1);
+  return Call(info, Lookup<DomainTraits>([xml, flags](virConnectPtr c) { return virDomainCreateXML(c, xml.c_str(), flags); }));
 }
 
 }  // namespace virtkit

@@ -51,6 +51,8 @@ class Connect : public Handle<Connect, ConnectTraits> {
   Napi::Value DomainLookupByName(const Napi::CallbackInfo& info);
   Napi::Value DomainLookupByUUIDString(const Napi::CallbackInfo& info);
   Napi::Value DomainLookupByID(const Napi::CallbackInfo& info);
+  Napi::Value DomainDefineXMLFlags(const Napi::CallbackInfo& info);
+  Napi::Value DomainCreateXML(const Napi::CallbackInfo& info);
   Napi::Value ListAllSecrets(const Napi::CallbackInfo& info);
   Napi::Value StoragePoolDefineXML(const Napi::CallbackInfo& info);
   Napi::Value StorageVolLookupByKey(const Napi::CallbackInfo& info);

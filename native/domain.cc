@@ -44,6 +44,29 @@ Napi::Function Domain::Init(Napi::Env env) {
                          InstanceMethod<&Domain::GetState>("getState"),
                          InstanceMethod<&Domain::GetInfo>("getInfo"),
                          InstanceMethod<&Domain::GetXMLDesc>("getXMLDesc"),
+                         InstanceMethod<&Domain::CreateWithFlags>("createWithFlags"),
+                         InstanceMethod<&Domain::DestroyFlags>("destroyFlags"),
+                         InstanceMethod<&Domain::ShutdownFlags>("shutdownFlags"),
+                         InstanceMethod<&Domain::Reboot>("reboot"),
+                         InstanceMethod<&Domain::Reset>("reset"),
+                         InstanceMethod<&Domain::Suspend>("suspend"),
+                         InstanceMethod<&Domain::Resume>("resume"),
+                         InstanceMethod<&Domain::UndefineFlags>("undefineFlags"),
+                         InstanceMethod<&Domain::IsActive>("isActive"),
+                         InstanceMethod<&Domain::IsPersistent>("isPersistent"),
+                         InstanceMethod<&Domain::IsUpdated>("isUpdated"),
+                         InstanceMethod<&Domain::GetAutostart>("getAutostart"),
+                         InstanceMethod<&Domain::SetAutostart>("setAutostart"),
+                         InstanceMethod<&Domain::GetOSType>("getOSType"),
+                         InstanceMethod<&Domain::GetMaxMemory>("getMaxMemory"),
+                         InstanceMethod<&Domain::GetMaxVcpus>("getMaxVcpus"),
+                         InstanceMethod<&Domain::SetMemoryFlags>("setMemoryFlags"),
+                         InstanceMethod<&Domain::SetVcpusFlags>("setVcpusFlags"),
+                         InstanceMethod<&Domain::GetVcpusFlags>("getVcpusFlags"),
+                         InstanceMethod<&Domain::ManagedSave>("managedSave"),
+                         InstanceMethod<&Domain::HasManagedSaveImage>("hasManagedSaveImage"),
+                         InstanceMethod<&Domain::ManagedSaveRemove>("managedSaveRemove"),
+                         InstanceMethod<&Domain::GetHostname>("getHostname"),
                      });
 }
 
@@ -85,6 +108,133 @@ Napi::Value Domain::GetInfo(const Napi::CallbackInfo& info) {
 Napi::Value Domain::GetXMLDesc(const Napi::CallbackInfo& info) {
   unsigned int flags = ArgFlags(info, 0);
   return Call(info, [flags](virDomainPtr d) { return TakeString(virDomainGetXMLDesc(d, flags)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreateWithFlags (starts a defined domain)
+Napi::Value Domain::CreateWithFlags(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virDomainCreateWithFlags, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDestroyFlags (hard stop)
+Napi::Value Domain::DestroyFlags(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virDomainDestroyFlags, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainShutdownFlags (asks the guest)
+Napi::Value Domain::ShutdownFlags(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virDomainShutdownFlags, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainReboot
+Napi::Value Domain::Reboot(const Napi::CallbackInfo& info) { return Call(info, VoidResult(virDomainReboot, ArgFlags(info, 0))); }
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainReset
+Napi::Value Domain::Reset(const Napi::CallbackInfo& info) { return Call(info, VoidResult(virDomainReset, ArgFlags(info, 0))); }
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSuspend
+Napi::Value Domain::Suspend(const Napi::CallbackInfo& info) { return Call(info, VoidResult(virDomainSuspend)); }
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainResume
+Napi::Value Domain::Resume(const Napi::CallbackInfo& info) { return Call(info, VoidResult(virDomainResume)); }
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainUndefineFlags
+Napi::Value Domain::UndefineFlags(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virDomainUndefineFlags, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainIsActive
+Napi::Value Domain::IsActive(const Napi::CallbackInfo& info) { return Call(info, BoolResult(virDomainIsActive)); }
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainIsPersistent
+Napi::Value Domain::IsPersistent(const Napi::CallbackInfo& info) { return Call(info, BoolResult(virDomainIsPersistent)); }
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainIsUpdated
+Napi::Value Domain::IsUpdated(const Napi::CallbackInfo& info) { return Call(info, BoolResult(virDomainIsUpdated)); }
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetAutostart
+Napi::Value Domain::GetAutostart(const Napi::CallbackInfo& info) {
+  return Call(info, [](virDomainPtr d) {
+    int autostart = 0;
+    if (virDomainGetAutostart(d, &autostart) < 0) ThrowLastError();
+    return autostart != 0;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetAutostart
+Napi::Value Domain::SetAutostart(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "autostart must be a boolean");
+  return Call(info, VoidResult(virDomainSetAutostart, info[0].As<Napi::Boolean>().Value() ? 1 : 0));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetOSType
+Napi::Value Domain::GetOSType(const Napi::CallbackInfo& info) {
+  return Call(info, [](virDomainPtr d) { return TakeString(virDomainGetOSType(d)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetMaxMemory (KiB; 0 on error)
+Napi::Value Domain::GetMaxMemory(const Napi::CallbackInfo& info) {
+  return Call(info, [](virDomainPtr d) {
+    unsigned long kib = virDomainGetMaxMemory(d);
+    if (kib == 0) ThrowLastError();
+    return kib;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetMaxVcpus
+Napi::Value Domain::GetMaxVcpus(const Napi::CallbackInfo& info) {
+  return Call(info, [](virDomainPtr d) {
+    int n = virDomainGetMaxVcpus(d);
+    if (n < 0) ThrowLastError();
+    return n;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetMemoryFlags (KiB)
+Napi::Value Domain::SetMemoryFlags(const Napi::CallbackInfo& info) {
+  auto kib = (unsigned long)ArgNumberInRange(info, 0, "memory", 0, 9007199254740991.0);
+  return Call(info, VoidResult(virDomainSetMemoryFlags, kib, ArgFlags(info, 1)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetVcpusFlags
+Napi::Value Domain::SetVcpusFlags(const Napi::CallbackInfo& info) {
+  unsigned int n = ArgUint(info, 0, "vcpus");
+  return Call(info, VoidResult(virDomainSetVcpusFlags, n, ArgFlags(info, 1)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetVcpusFlags
+Napi::Value Domain::GetVcpusFlags(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virDomainPtr d) {
+    int n = virDomainGetVcpusFlags(d, flags);
+    if (n < 0) ThrowLastError();
+    return n;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainManagedSave
+Napi::Value Domain::ManagedSave(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virDomainManagedSave, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainHasManagedSaveImage
+Napi::Value Domain::HasManagedSaveImage(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virDomainPtr d) {
+    int r = virDomainHasManagedSaveImage(d, flags);
+    if (r < 0) ThrowLastError();
+    return r == 1;
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainManagedSaveRemove
+Napi::Value Domain::ManagedSaveRemove(const Napi::CallbackInfo& info) {
+  return Call(info, VoidResult(virDomainManagedSaveRemove, ArgFlags(info, 0)));
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetHostname (needs the guest agent or DHCP leases)
+Napi::Value Domain::GetHostname(const Napi::CallbackInfo& info) {
+  unsigned int flags = ArgFlags(info, 0);
+  return Call(info, [flags](virDomainPtr d) { return TakeString(virDomainGetHostname(d, flags)); });
 }
 
 }  // namespace virtkit

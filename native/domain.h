@@ -32,6 +32,29 @@ class Domain : public Handle<Domain, DomainTraits> {
   Napi::Value GetState(const Napi::CallbackInfo& info);
   Napi::Value GetInfo(const Napi::CallbackInfo& info);
   Napi::Value GetXMLDesc(const Napi::CallbackInfo& info);
+  Napi::Value CreateWithFlags(const Napi::CallbackInfo& info);
+  Napi::Value DestroyFlags(const Napi::CallbackInfo& info);
+  Napi::Value ShutdownFlags(const Napi::CallbackInfo& info);
+  Napi::Value Reboot(const Napi::CallbackInfo& info);
+  Napi::Value Reset(const Napi::CallbackInfo& info);
+  Napi::Value Suspend(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value UndefineFlags(const Napi::CallbackInfo& info);
+  Napi::Value IsActive(const Napi::CallbackInfo& info);
+  Napi::Value IsPersistent(const Napi::CallbackInfo& info);
+  Napi::Value IsUpdated(const Napi::CallbackInfo& info);
+  Napi::Value GetAutostart(const Napi::CallbackInfo& info);
+  Napi::Value SetAutostart(const Napi::CallbackInfo& info);
+  Napi::Value GetOSType(const Napi::CallbackInfo& info);
+  Napi::Value GetMaxMemory(const Napi::CallbackInfo& info);
+  Napi::Value GetMaxVcpus(const Napi::CallbackInfo& info);
+  Napi::Value SetMemoryFlags(const Napi::CallbackInfo& info);
+  Napi::Value SetVcpusFlags(const Napi::CallbackInfo& info);
+  Napi::Value GetVcpusFlags(const Napi::CallbackInfo& info);
+  Napi::Value ManagedSave(const Napi::CallbackInfo& info);
+  Napi::Value HasManagedSaveImage(const Napi::CallbackInfo& info);
+  Napi::Value ManagedSaveRemove(const Napi::CallbackInfo& info);
+  Napi::Value GetHostname(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

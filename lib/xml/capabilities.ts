@@ -4,7 +4,11 @@
  *
  * @see https://libvirt.org/formatcaps.html
  */
-import { attr, child, childText, children, intOr, parseTree, root, text, type XmlElement } from './tree';
+import { assign, numberOr } from './common';
+import { childElements, firstChild, parseRoot, textOf, type XElement } from './ordered';
+
+const attr = (el: XElement | undefined, name: string): string | undefined => el?.attrs[name];
+const childText = (el: XElement | undefined, name: string): string | undefined => textOf(firstChild(el, name));
 
 export interface CapsCpuTopology {
   sockets: number;
@@ -86,91 +90,85 @@ export interface Capabilities {
   guests: CapsGuest[];
 }
 
-function featureNames(el: XmlElement | undefined): string[] {
-  if (!el) return [];
-  return Object.keys(el).filter((k) => k !== '$' && k !== '#text');
+function featureNames(el: XElement | undefined): string[] {
+  return childElements(el).map((c) => c.name);
 }
 
-function machines(el: XmlElement): CapsMachine[] {
-  return children(el, 'machine').map((m) => {
-    const out: CapsMachine = { name: text(m) ?? '' };
+function machines(el: XElement): CapsMachine[] {
+  return childElements(el, 'machine').map((m) => {
+    const out: CapsMachine = { name: textOf(m) ?? '' };
     const canonical = attr(m, 'canonical');
     if (canonical !== undefined) out.canonical = canonical;
-    const maxCpus = intOr(attr(m, 'maxCpus'), undefined);
+    const maxCpus = numberOr(attr(m, 'maxCpus'), undefined);
     if (maxCpus !== undefined) out.maxCpus = maxCpus;
     return out;
   });
 }
 
-function optional<T extends object, K extends string, V>(o: T, key: K, v: V | undefined): T {
-  if (v !== undefined) (o as Record<string, unknown>)[key] = v;
-  return o;
-}
-
 /** Parses `virConnectGetCapabilities` output. */
 export function parseCapabilitiesXml(xml: string): Capabilities {
-  const caps = root(parseTree(xml, 'capabilities XML'), 'capabilities', 'capabilities XML');
-  const host = child(caps, 'host');
-  const cpu = child(host, 'cpu');
-  const topo = child(cpu, 'topology');
+  const caps = parseRoot(xml, 'capabilities', 'capabilities XML');
+  const host = firstChild(caps, 'host');
+  const cpu = firstChild(host, 'cpu');
+  const topo = firstChild(cpu, 'topology');
   const hostCpu: CapsHostCpu = {
     arch: childText(cpu, 'arch') ?? '',
-    features: [...featureNames(child(cpu, 'features')), ...children(cpu, 'feature').map((f) => attr(f, 'name') ?? '')],
-    pageSizesKiB: children(cpu, 'pages').map((p) => intOr(attr(p, 'size'), 0)),
+    features: [...featureNames(firstChild(cpu, 'features')), ...childElements(cpu, 'feature').map((f) => attr(f, 'name') ?? '')],
+    pageSizesKiB: childElements(cpu, 'pages').map((p) => numberOr(attr(p, 'size'), 0)),
   };
-  optional(hostCpu, 'model', childText(cpu, 'model'));
-  optional(hostCpu, 'vendor', childText(cpu, 'vendor'));
+  assign(hostCpu, 'model', childText(cpu, 'model'));
+  assign(hostCpu, 'vendor', childText(cpu, 'vendor'));
   if (topo) {
     const t: CapsCpuTopology = {
-      sockets: intOr(attr(topo, 'sockets'), 1),
-      cores: intOr(attr(topo, 'cores'), 1),
-      threads: intOr(attr(topo, 'threads'), 1),
+      sockets: numberOr(attr(topo, 'sockets'), 1),
+      cores: numberOr(attr(topo, 'cores'), 1),
+      threads: numberOr(attr(topo, 'threads'), 1),
     };
-    optional(t, 'dies', intOr(attr(topo, 'dies'), undefined));
-    optional(t, 'clusters', intOr(attr(topo, 'clusters'), undefined));
+    assign(t, 'dies', numberOr(attr(topo, 'dies'), undefined));
+    assign(t, 'clusters', numberOr(attr(topo, 'clusters'), undefined));
     hostCpu.topology = t;
   }
-  const iommu = attr(child(host, 'iommu'), 'support');
+  const iommu = attr(firstChild(host, 'iommu'), 'support');
   const capsHost: CapsHost = {
     cpu: hostCpu,
-    powerManagement: featureNames(child(host, 'power_management')),
-    migrationTransports: children(child(child(host, 'migration_features'), 'uri_transports'), 'uri_transport').map(
-      (u) => text(u) ?? '',
+    powerManagement: featureNames(firstChild(host, 'power_management')),
+    migrationTransports: childElements(firstChild(firstChild(host, 'migration_features'), 'uri_transports'), 'uri_transport').map(
+      (u) => textOf(u) ?? '',
     ),
-    cells: children(child(child(host, 'topology'), 'cells'), 'cell').map((c) => {
+    cells: childElements(firstChild(firstChild(host, 'topology'), 'cells'), 'cell').map((c) => {
       const cell: CapsNumaCell = {
-        id: intOr(attr(c, 'id'), 0),
-        cpus: children(child(c, 'cpus'), 'cpu').map((p) => {
-          const out: CapsNumaCpu = { id: intOr(attr(p, 'id'), 0) };
-          optional(out, 'socketId', intOr(attr(p, 'socket_id'), undefined));
-          optional(out, 'dieId', intOr(attr(p, 'die_id'), undefined));
-          optional(out, 'coreId', intOr(attr(p, 'core_id'), undefined));
-          optional(out, 'siblings', attr(p, 'siblings'));
+        id: numberOr(attr(c, 'id'), 0),
+        cpus: childElements(firstChild(c, 'cpus'), 'cpu').map((p) => {
+          const out: CapsNumaCpu = { id: numberOr(attr(p, 'id'), 0) };
+          assign(out, 'socketId', numberOr(attr(p, 'socket_id'), undefined));
+          assign(out, 'dieId', numberOr(attr(p, 'die_id'), undefined));
+          assign(out, 'coreId', numberOr(attr(p, 'core_id'), undefined));
+          assign(out, 'siblings', attr(p, 'siblings'));
           return out;
         }),
       };
-      return optional(cell, 'memoryKiB', intOr(childText(c, 'memory'), undefined));
+      return assign(cell, 'memoryKiB', numberOr(childText(c, 'memory'), undefined));
     }),
-    secModels: children(host, 'secmodel').map((s) => ({ model: childText(s, 'model') ?? '', doi: childText(s, 'doi') ?? '' })),
+    secModels: childElements(host, 'secmodel').map((s) => ({ model: childText(s, 'model') ?? '', doi: childText(s, 'doi') ?? '' })),
   };
-  optional(capsHost, 'uuid', childText(host, 'uuid'));
+  assign(capsHost, 'uuid', childText(host, 'uuid'));
   if (iommu !== undefined) capsHost.iommu = iommu === 'yes';
 
-  const guests = children(caps, 'guest').map((g) => {
-    const arch = child(g, 'arch');
+  const guests = childElements(caps, 'guest').map((g) => {
+    const arch = firstChild(g, 'arch');
     const guest: CapsGuest = {
       osType: childText(g, 'os_type') ?? '',
       arch: attr(arch, 'name') ?? '',
       machines: arch ? machines(arch) : [],
-      domains: children(arch, 'domain').map((d) => {
+      domains: childElements(arch, 'domain').map((d) => {
         const dom: CapsGuestDomain = { type: attr(d, 'type') ?? '', machines: machines(d) };
-        return optional(dom, 'emulator', childText(d, 'emulator'));
+        return assign(dom, 'emulator', childText(d, 'emulator'));
       }),
-      features: featureNames(child(g, 'features')),
+      features: featureNames(firstChild(g, 'features')),
     };
-    optional(guest, 'wordSize', intOr(childText(arch, 'wordsize'), undefined));
-    optional(guest, 'emulator', childText(arch, 'emulator'));
-    optional(guest, 'loader', childText(arch, 'loader'));
+    assign(guest, 'wordSize', numberOr(childText(arch, 'wordsize'), undefined));
+    assign(guest, 'emulator', childText(arch, 'emulator'));
+    assign(guest, 'loader', childText(arch, 'loader'));
     return guest;
   });
   return { host: capsHost, guests };

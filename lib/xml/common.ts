@@ -18,9 +18,19 @@ export function wholeNumber(v: string | undefined, what: string, doc: string): n
   return Number(v);
 }
 
-/** Sets o[key] = v unless v is undefined (optional properties stay absent, not undefined). */
-export function assign<T extends object>(o: T, key: keyof T, v: unknown): void {
+/** A number from reported data, or `fallback` when absent or not a number (read-only
+ * documents such as capabilities, where libvirt's output is taken as it comes). */
+export function numberOr<T>(s: string | undefined, fallback: T): number | T {
+  if (s === undefined || s.trim() === '') return fallback;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : fallback;
+}
+
+/** Sets o[key] = v unless v is undefined (optional properties stay absent, not undefined);
+ * returns o. */
+export function assign<T extends object>(o: T, key: keyof T, v: unknown): T {
   if (v !== undefined) (o as Record<string, unknown>)[key as string] = v;
+  return o;
 }
 
 export function parsePermissions(el: XElement | undefined, doc: string): Permissions | undefined {

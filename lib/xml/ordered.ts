@@ -62,6 +62,13 @@ export function parseOrdered(xml: string, what: string): XElement {
   return roots[0]!;
 }
 
+/** Parses a document whose root must be `<name>`; SyntaxError otherwise. */
+export function parseRoot(xml: string, name: string, what: string): XElement {
+  const root = parseOrdered(xml, what);
+  if (root.name !== name) throw new SyntaxError(`${what}: expected <${name}>, found <${root.name}>`);
+  return root;
+}
+
 export function isElement(n: XNode): n is XElement {
   return (n as XElement).name !== undefined;
 }

@@ -11,7 +11,7 @@ import {
   element,
   ensureChild,
   firstChild,
-  parseOrdered,
+  parseRoot,
   removeChildren,
   replaceChildren,
   serialize,
@@ -248,8 +248,7 @@ function parseTarget(el: XElement | undefined): PoolTarget | undefined {
 
 /** Parses a `<pool>` document. Throws SyntaxError for malformed documents. */
 export function parsePoolXml(xml: string): StoragePoolDefinition {
-  const root = parseOrdered(xml, W);
-  if (root.name !== 'pool') throw new SyntaxError(`${W}: expected <pool>, found <${root.name}>`);
+  const root = parseRoot(xml, 'pool', W);
   const type = root.attrs.type as PoolType;
   if (!POOL_TYPES.includes(type)) throw new SyntaxError(`${W}: unknown pool type '${root.attrs.type ?? ''}'`);
   const def = { type, name: textOf(firstChild(root, 'name')) ?? '' } as StoragePoolDefinition;
@@ -380,8 +379,7 @@ export function buildPoolXml(def: StoragePoolDefinition): string {
 
 /** Parses `virConnectFindStoragePoolSources` output (`<sources><source>…`). */
 export function parsePoolSourcesXml(xml: string): PoolSource[] {
-  const root = parseOrdered(xml, 'pool sources XML');
-  if (root.name !== 'sources') throw new SyntaxError(`pool sources XML: expected <sources>, found <${root.name}>`);
+  const root = parseRoot(xml, 'sources', 'pool sources XML');
   return childElements(root, 'source').map((el) => parseSource(el) ?? {});
 }
 
@@ -406,9 +404,7 @@ function formatOptions(el: XElement | undefined, enumName: string): { default?: 
 
 /** Parses `virConnectGetStoragePoolCapabilities` output. */
 export function parsePoolCapabilitiesXml(xml: string): PoolTypeCapabilities[] {
-  const root = parseOrdered(xml, 'pool capabilities XML');
-  if (root.name !== 'storagepoolCapabilities')
-    throw new SyntaxError(`pool capabilities XML: expected <storagepoolCapabilities>, found <${root.name}>`);
+  const root = parseRoot(xml, 'storagepoolCapabilities', 'pool capabilities XML');
   return childElements(root, 'pool').map((p) => {
     const c: PoolTypeCapabilities = { type: p.attrs.type ?? '', supported: p.attrs.supported === 'yes' };
     assign(c, 'sourceFormats', formatOptions(firstChild(p, 'poolOptions'), 'sourceFormatType'));

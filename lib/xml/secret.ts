@@ -10,7 +10,7 @@ import {
   element,
   ensureChild,
   firstChild,
-  parseOrdered,
+  parseRoot,
   removeChildren,
   serialize,
   setAttr,
@@ -79,8 +79,7 @@ export function usageId(usage: SecretUsage): string {
 
 /** Parses a `<secret>` document. Throws SyntaxError for malformed documents. */
 export function parseSecretXml(xml: string): SecretDefinition {
-  const root = parseOrdered(xml, 'secret XML');
-  if (root.name !== 'secret') throw new SyntaxError(`secret XML: expected <secret>, found <${root.name}>`);
+  const root = parseRoot(xml, 'secret', 'secret XML');
   const def: WithSource = {};
   const ephemeral = yesNo(root.attrs.ephemeral, 'ephemeral');
   if (ephemeral !== undefined) def.ephemeral = ephemeral;

@@ -3,7 +3,7 @@
  *
  * @see https://libvirt.org/formatdomain.html#smbios-system-information
  */
-import { attr, children, parseTree, root, text, type XmlElement } from './tree';
+import { childElements, firstChild, parseRoot, textOf, type XElement } from './ordered';
 
 /** One SMBIOS block as name → value (`vendor`, `version`, `serial`, …). */
 export type SysinfoEntries = Record<string, string>;
@@ -20,28 +20,28 @@ export interface Sysinfo {
   oemStrings: string[];
 }
 
-function entries(el: XmlElement): SysinfoEntries {
+function entries(el: XElement): SysinfoEntries {
   const out: SysinfoEntries = {};
-  for (const e of children(el, 'entry')) {
-    const name = attr(e, 'name');
-    if (name !== undefined) out[name] = text(e) ?? '';
+  for (const e of childElements(el, 'entry')) {
+    const name = e.attrs.name;
+    if (name !== undefined) out[name] = textOf(e) ?? '';
   }
   return out;
 }
 
 /** Parses `virConnectGetSysinfo` output. */
 export function parseSysinfoXml(xml: string): Sysinfo {
-  const si = root(parseTree(xml, 'sysinfo XML'), 'sysinfo', 'sysinfo XML');
+  const si = parseRoot(xml, 'sysinfo', 'sysinfo XML');
   const one = (name: string) => {
-    const el = children(si, name)[0];
+    const el = firstChild(si, name);
     return el ? entries(el) : undefined;
   };
   const out: Sysinfo = {
-    type: attr(si, 'type') ?? '',
-    baseBoards: children(si, 'baseBoard').map(entries),
-    processors: children(si, 'processor').map(entries),
-    memoryDevices: children(si, 'memory_device').map(entries),
-    oemStrings: children(children(si, 'oemStrings')[0], 'entry').map((e) => text(e) ?? ''),
+    type: si.attrs.type ?? '',
+    baseBoards: childElements(si, 'baseBoard').map(entries),
+    processors: childElements(si, 'processor').map(entries),
+    memoryDevices: childElements(si, 'memory_device').map(entries),
+    oemStrings: childElements(firstChild(si, 'oemStrings'), 'entry').map((e) => textOf(e) ?? ''),
   };
   const bios = one('bios');
   if (bios) out.bios = bios;

@@ -12,7 +12,7 @@ import {
   element,
   ensureChild,
   firstChild,
-  parseOrdered,
+  parseRoot,
   removeChildren,
   replaceChildren,
   serialize,
@@ -129,8 +129,7 @@ function parseTarget(el: XElement | undefined): VolumeTarget | undefined {
 
 /** Parses a `<volume>` document. Throws SyntaxError for malformed documents. */
 export function parseVolumeXml(xml: string): StorageVolumeDefinition {
-  const root = parseOrdered(xml, W);
-  if (root.name !== 'volume') throw new SyntaxError(`${W}: expected <volume>, found <${root.name}>`);
+  const root = parseRoot(xml, 'volume', W);
   const def: StorageVolumeDefinition = { name: textOf(firstChild(root, 'name')) ?? '' };
   const type = root.attrs.type;
   if (type !== undefined) {

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Stats } from './measure';
+import { summarise, type Raw, type Stats } from './measure';
 
 export const ROOT = path.resolve(__dirname, '..', '..'); // dist/bench -> repo root
 export const PYTHON = '/usr/bin/python3'; // Debian's, which has python3-libvirt (not pyenv's python3)
@@ -76,6 +76,28 @@ export function errorMessage(err: unknown): string {
 
 /** `aborted` is set by SIGINT/SIGTERM: no new measurement starts, no report is written. */
 export const state = { aborted: false };
+
+/**
+ * Runs one measurement into a report row: its stats, or its error; then prints a progress
+ * line, `describe` saying what the stats mean (the elapsed seconds are added).
+ */
+export async function measureRow(
+  row: { stats?: Stats; error?: string },
+  measureFn: () => Promise<Raw>,
+  label: string,
+  describe: (s: Stats) => string,
+): Promise<void> {
+  const t0 = Date.now();
+  try {
+    const raw = await measureFn();
+    if (raw.error !== null) row.error = raw.error;
+    else row.stats = summarise(raw);
+  } catch (err) {
+    row.error = errorMessage(err);
+  }
+  const s = row.stats;
+  progress(`${label}: ${s ? describe(s) : `error: ${row.error}`} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
 
 export type Cleanup = { what: string; fn: () => Promise<void> };
 export const cleanups: Cleanup[] = [];

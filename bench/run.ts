@@ -20,10 +20,10 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { connect, formatVersion, libvirtVersion, type Connection } from 'virtkit';
 import {
-  cleanups, errorMessage, fmtMs, fmtRate, fmtUs, lastLines, progress, PY_HELPER, PYTHON, ratio, ROOT, run, runCleanups,
+  cleanups, errorMessage, fmtMs, fmtRate, fmtUs, lastLines, measureRow, progress, PY_HELPER, PYTHON, ratio, ROOT, run, runCleanups,
   state, table, VIRSH, writeOut, type Goal, type PrivateDaemon, type Ran,
 } from './common';
-import { measure, summarise, type Budget, type Raw, type Stats } from './measure';
+import { measure, type Budget, type Raw, type Stats } from './measure';
 import { runStorage, storageGoals, storageReport, streamChildMain, type StorageTarget } from './storage';
 
 const TESTENV = path.join(ROOT, 'scripts', 'testenv.js');
@@ -360,30 +360,21 @@ async function runTarget(t: Target, avail: Availability, factor: number): Promis
         row.skipped = avail.virsh;
         continue;
       }
-      const t0 = Date.now();
-      try {
-        let raw: Raw;
-        if (impl === 'virtkit' || impl === 'virtkit-uv64') {
-          const r = impl === 'virtkit' ? await virtkitMeasure(spec)
-            : await virtkitChild(spec, { ...process.env, VIRTKIT_THREADPOOL_SIZE: '64' });
-          raw = r.raw;
-          if (r.eld) row.eld = r.eld;
-        } else if (impl === 'python' || impl === 'python-el') {
-          raw = await pythonMeasure({ ...spec, eventLoop: impl === 'python-el' });
-        } else {
+      await measureRow(
+        row,
+        async () => {
+          if (impl === 'virtkit' || impl === 'virtkit-uv64') {
+            const r = impl === 'virtkit' ? await virtkitMeasure(spec)
+              : await virtkitChild(spec, { ...process.env, VIRTKIT_THREADPOOL_SIZE: '64' });
+            if (r.eld) row.eld = r.eld;
+            return r.raw;
+          }
+          if (impl === 'python' || impl === 'python-el') return pythonMeasure({ ...spec, eventLoop: impl === 'python-el' });
           const vb = scaled(VIRSH_BUDGET, factor);
-          raw = await virshMeasure(uri, op.virsh!(t.domain ?? ''), { ...vb, concurrency: 1 });
-        }
-        if (raw.error !== null) row.error = raw.error;
-        else row.stats = summarise(raw);
-      } catch (err) {
-        row.error = errorMessage(err);
-      }
-      const s = row.stats;
-      progress(
-        `${targetLabel(t)}  ${op.label}  ${row.implLabel}: ` +
-          (s ? `${s.n} ops, mean ${fmtUs(s.meanUs)} µs, ${fmtRate(s.opsPerSec)} ops/s` : `error: ${row.error}`) +
-          ` (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+          return virshMeasure(uri, op.virsh!(t.domain ?? ''), { ...vb, concurrency: 1 });
+        },
+        `${targetLabel(t)}  ${op.label}  ${row.implLabel}`,
+        (s) => `${s.n} ops, mean ${fmtUs(s.meanUs)} µs, ${fmtRate(s.opsPerSec)} ops/s`,
       );
     }
   }

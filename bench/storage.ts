@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { connect, startEventLoop, type Connection, type StoragePool, type StorageVolume } from 'virtkit';
 import {
-  cleanups, errorMessage, fmtRate, lastLines, progress, PY_HELPER, PYTHON, ratio, run, state, table, VIRSH,
+  cleanups, errorMessage, fmtRate, lastLines, measureRow, progress, PY_HELPER, PYTHON, ratio, run, state, table, VIRSH,
   type Goal, type PrivateDaemon,
 } from './common';
 import { measure, summarise, type Budget, type Raw, type Stats } from './measure';
@@ -276,19 +276,11 @@ async function runListing(t: StorageTarget, ctx: StorageContext, pool: StoragePo
       row.skipped = d.skip;
       continue;
     }
-    const t0 = Date.now();
-    try {
-      const raw = await d.measure(scaled(d.impl === 'virsh' ? VIRSH_LIST_BUDGET : LIST_BUDGET, ctx.factor));
-      if (raw.error !== null) row.error = raw.error;
-      else row.stats = summarise(raw);
-    } catch (err) {
-      row.error = errorMessage(err);
-    }
-    const s = row.stats;
-    progress(
-      `storage  list ${VOLUMES} volumes  ${row.implLabel}: ` +
-        (s ? `${s.n} listings, mean ${(s.meanUs / 1000).toFixed(1)} ms, ${fmtRate(s.opsPerSec * VOLUMES)} volumes/s` : `error: ${row.error}`) +
-        ` (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    await measureRow(
+      row,
+      () => d.measure(scaled(d.impl === 'virsh' ? VIRSH_LIST_BUDGET : LIST_BUDGET, ctx.factor)),
+      `storage  list ${VOLUMES} volumes  ${row.implLabel}`,
+      (s) => `${s.n} listings, mean ${(s.meanUs / 1000).toFixed(1)} ms, ${fmtRate(s.opsPerSec * VOLUMES)} volumes/s`,
     );
   }
 }

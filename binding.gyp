@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/event_loop.cc",
+        "native/events.cc",
         "native/connect.cc",
         "native/convert.cc",
         "native/handle.cc",

@@ -5,10 +5,12 @@
  */
 import { inspect } from 'node:util';
 import { flagsArg, stringArg } from './args';
-import { ConnectFlags, ErrorDomain, ErrorLevel, ErrorNumber } from './constants';
+import { ConnectCloseReason, ConnectFlags, ErrorDomain, ErrorLevel, ErrorNumber } from './constants';
 import { Domain } from './domain';
+import { EventHub, LibvirtEmitter } from './emitter';
 import { LibvirtError, settle } from './errors';
-import { native, type NativeConnect } from './native';
+import { closedEvent, CONNECTION_EVENT_SPECS, type ConnectionEvents } from './events';
+import { native, type NativeConnect, type NativeDomain, type NativeSecret, type NativeStoragePool } from './native';
 import { decodeVersion, type Version } from './version';
 import { Secret, SECRET_USAGE_TYPES } from './secret';
 import { StoragePool } from './storage-pool';
@@ -39,6 +41,9 @@ export interface ConnectOptions {
   auth?: ConnectAuth;
   /** Turn keepalive on (starts libvirt's event loop first, see {@link startEventLoop}). */
   keepAlive?: KeepAlive;
+  /** Start libvirt's event loop before opening, so that events from a daemon (and the
+   * `closed` event) can be heard on this connection. Not needed for `test:///` URIs. */
+  events?: boolean;
 }
 
 /** Host facts from `virNodeGetInfo`. */
@@ -73,6 +78,7 @@ function checkOptions(options: unknown): ConnectOptions {
     }
   }
   if (o.keepAlive !== undefined) checkKeepAlive(o.keepAlive, 'options.keepAlive');
+  if (o.events !== undefined && typeof o.events !== 'boolean') throw new TypeError('options.events must be a boolean');
   return o as ConnectOptions;
 }
 
@@ -115,7 +121,7 @@ export async function connect(uri?: string | null, options?: ConnectOptions): Pr
   const opts = checkOptions(options);
   const target = uri ?? process.env.LIBVIRT_DEFAULT_URI ?? DEFAULT_URI;
   const flags = opts.readOnly ? ConnectFlags.VIR_CONNECT_RO : 0;
-  if (opts.keepAlive) startEventLoop();
+  if (opts.keepAlive || opts.events) startEventLoop();
   const eventLoop = eventLoopRunning();
   const handle = await settle(
     native.openConnect(target, flags, opts.auth?.username ?? null, opts.auth?.password ?? null),
@@ -137,9 +143,13 @@ export async function connect(uri?: string | null, options?: ConnectOptions): Pr
  * An open libvirt connection. Every method that talks to libvirt runs off the main thread
  * and returns a Promise; after {@link close} they reject with a `LibvirtError`
  * (`VIR_ERR_INVALID_CONN`).
+ *
+ * It is an EventEmitter of every object's events ({@link ConnectionEvents}:
+ * `domain-lifecycle`, `pool-refresh`, `secret-lifecycle`, `closed`…), subscribed on demand.
  */
-export class Connection {
+export class Connection extends LibvirtEmitter<ConnectionEvents> {
   readonly #native: NativeConnect;
+  readonly #hub: EventHub;
   readonly #eventLoop: boolean;
   #keepAlive = false;
   /** The URI this connection was opened with (after applying the defaults). */
@@ -149,6 +159,13 @@ export class Connection {
 
   /** @internal Use {@link connect}. */
   constructor(handle: NativeConnect, uri: string, readOnly: boolean, eventLoop: boolean) {
+    const hub: EventHub = new EventHub(handle, uri, eventLoop, {
+      domain: (h) => new Domain(h as NativeDomain, hub),
+      pool: (h) => new StoragePool(h as NativeStoragePool, hub),
+      secret: (h) => new Secret(h as NativeSecret, hub),
+    });
+    super(CONNECTION_EVENT_SPECS, hub, null);
+    this.#hub = hub;
     this.#native = handle;
     this.uri = uri;
     this.readOnly = readOnly;
@@ -174,8 +191,16 @@ export class Connection {
    * Closes the connection (`virConnectClose`). Idempotent. Calls already running finish
    * first: each holds its own reference.
    */
-  close(): Promise<void> {
-    return settle(this.#native.close(), 'Connection.close');
+  async close(): Promise<void> {
+    if (this.#native.isClosed()) return;
+    // A registered event callback holds a reference that would keep the connection open:
+    // give them up first. Without any, the handle closes at once (later calls reject).
+    if (!this.#hub.idle) await this.#hub.releaseAll();
+    await settle(this.#native.close(), 'Connection.close');
+    if (!this.#hub.closeReported) {
+      this.#hub.closeReported = true;
+      this.emit('closed', closedEvent(ConnectCloseReason.VIR_CONNECT_CLOSE_REASON_CLIENT));
+    }
   }
 
   /** `virConnectGetURI`: the URI as the driver reports it (a daemon round trip for remote
@@ -295,35 +320,35 @@ export class Connection {
    */
   async listAllStoragePools(flags?: number): Promise<StoragePool[]> {
     const handles = await settle(this.#native.listAllStoragePools(flagsArg(flags)), 'Connection.listAllStoragePools');
-    return handles.map((h) => new StoragePool(h));
+    return handles.map((h) => new StoragePool(h, this.#hub));
   }
 
   /** `virConnectListAllDomains`: every domain, filtered by `ConnectListAllDomainsFlags`. */
   async listAllDomains(flags?: number): Promise<Domain[]> {
     const handles = await settle(this.#native.listAllDomains(flagsArg(flags)), 'Connection.listAllDomains');
-    return handles.map((h) => new Domain(h));
+    return handles.map((h) => new Domain(h, this.#hub));
   }
 
   /** `virStoragePoolLookupByName`; rejects with `VIR_ERR_NO_STORAGE_POOL` when absent. */
   async lookupStoragePoolByName(name: string): Promise<StoragePool> {
     const h = await settle(this.#native.storagePoolLookupByName(stringArg(name, 'name')), 'Connection.lookupStoragePoolByName');
-    return new StoragePool(h);
+    return new StoragePool(h, this.#hub);
   }
 
   /** `virStoragePoolLookupByTargetPath`: the pool whose target is `path`. */
   async lookupStoragePoolByTargetPath(path: string): Promise<StoragePool> {
     const h = await settle(this.#native.storagePoolLookupByTargetPath(stringArg(path, 'path')), 'Connection.lookupStoragePoolByTargetPath');
-    return new StoragePool(h);
+    return new StoragePool(h, this.#hub);
   }
 
   /** `virStorageVolLookupByKey`: a volume by its host-unique key. */
   async lookupStorageVolumeByKey(key: string): Promise<StorageVolume> {
-    return new StorageVolume(await settle(this.#native.storageVolLookupByKey(stringArg(key, 'key')), 'Connection.lookupStorageVolumeByKey'));
+    return new StorageVolume(await settle(this.#native.storageVolLookupByKey(stringArg(key, 'key')), 'Connection.lookupStorageVolumeByKey'), this.#hub);
   }
 
   /** `virStorageVolLookupByPath`: a volume by its path on the host. */
   async lookupStorageVolumeByPath(path: string): Promise<StorageVolume> {
-    return new StorageVolume(await settle(this.#native.storageVolLookupByPath(stringArg(path, 'path')), 'Connection.lookupStorageVolumeByPath'));
+    return new StorageVolume(await settle(this.#native.storageVolLookupByPath(stringArg(path, 'path')), 'Connection.lookupStorageVolumeByPath'), this.#hub);
   }
 
   /** `virStoragePoolDefineXML`: defines a persistent pool (inactive until started) from a
@@ -331,14 +356,14 @@ export class Connection {
   async defineStoragePool(definition: StoragePoolDefinition | string, flags?: number): Promise<StoragePool> {
     const xml = typeof definition === 'string' ? definition : buildPoolXml(definition);
     const h = await settle(this.#native.storagePoolDefineXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.defineStoragePool');
-    return new StoragePool(h);
+    return new StoragePool(h, this.#hub);
   }
 
   /** `virStoragePoolCreateXML`: creates and starts a transient pool (typed or XML). */
   async createStoragePool(definition: StoragePoolDefinition | string, flags?: number): Promise<StoragePool> {
     const xml = typeof definition === 'string' ? definition : buildPoolXml(definition);
     const h = await settle(this.#native.storagePoolCreateXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.createStoragePool');
-    return new StoragePool(h);
+    return new StoragePool(h, this.#hub);
   }
 
   /** `virConnectFindStoragePoolSources`: probes for pool sources of `type` (e.g. `logical`,
@@ -368,35 +393,35 @@ export class Connection {
   /** `virStoragePoolLookupByUUIDString`. */
   async lookupStoragePoolByUUID(uuid: string): Promise<StoragePool> {
     const h = await settle(this.#native.storagePoolLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupStoragePoolByUUID');
-    return new StoragePool(h);
+    return new StoragePool(h, this.#hub);
   }
 
   /** `virDomainLookupByName`; rejects with `VIR_ERR_NO_DOMAIN` when absent. */
   async lookupDomainByName(name: string): Promise<Domain> {
-    return new Domain(await settle(this.#native.domainLookupByName(stringArg(name, 'name')), 'Connection.lookupDomainByName'));
+    return new Domain(await settle(this.#native.domainLookupByName(stringArg(name, 'name')), 'Connection.lookupDomainByName'), this.#hub);
   }
 
   /** `virDomainLookupByUUIDString`. */
   async lookupDomainByUUID(uuid: string): Promise<Domain> {
-    return new Domain(await settle(this.#native.domainLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupDomainByUUID'));
+    return new Domain(await settle(this.#native.domainLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupDomainByUUID'), this.#hub);
   }
 
   /** `virDomainDefineXMLFlags`: defines (or updates) a persistent domain from `<domain>` XML
    * (`DomainDefineFlags`: VALIDATE against the schema). */
   async defineDomain(xml: string, flags?: number): Promise<Domain> {
-    return new Domain(await settle(this.#native.domainDefineXMLFlags(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineDomain'));
+    return new Domain(await settle(this.#native.domainDefineXMLFlags(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineDomain'), this.#hub);
   }
 
   /** `virDomainCreateXML`: creates and starts a transient domain (`DomainCreateFlags`). */
   async createDomain(xml: string, flags?: number): Promise<Domain> {
-    return new Domain(await settle(this.#native.domainCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.createDomain'));
+    return new Domain(await settle(this.#native.domainCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.createDomain'), this.#hub);
   }
 
   /** `virDomainLookupByID`: a running domain by its hypervisor id. */
   async lookupDomainById(id: number): Promise<Domain> {
     if (typeof id !== 'number') throw new TypeError('id must be a number');
     if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) throw new RangeError('id must be an integer from 0 to 2147483647');
-    return new Domain(await settle(this.#native.domainLookupByID(id), 'Connection.lookupDomainById'));
+    return new Domain(await settle(this.#native.domainLookupByID(id), 'Connection.lookupDomainById'), this.#hub);
   }
 
   /**
@@ -406,12 +431,12 @@ export class Connection {
   async defineSecret(definition: SecretDefinition | string, flags?: number): Promise<Secret> {
     const xml = typeof definition === 'string' ? definition : buildSecretXml(definition);
     const h = await settle(this.#native.secretDefineXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.defineSecret');
-    return new Secret(h);
+    return new Secret(h, this.#hub);
   }
 
   /** `virSecretLookupByUUIDString`; rejects with `VIR_ERR_NO_SECRET` when absent. */
   async lookupSecretByUUID(uuid: string): Promise<Secret> {
-    return new Secret(await settle(this.#native.secretLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupSecretByUUID'));
+    return new Secret(await settle(this.#native.secretLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupSecretByUUID'), this.#hub);
   }
 
   /** `virSecretLookupByUsage`: e.g. `('iscsi', 'my-target')`, `('ceph', 'client.admin')`. */
@@ -420,13 +445,13 @@ export class Connection {
     if (type === undefined || usageType === ('none' as string))
       throw new TypeError(`usageType must be one of ${Object.keys(SECRET_USAGE_TYPES).filter((k) => k !== 'none').join(', ')}`);
     const h = await settle(this.#native.secretLookupByUsage(type, stringArg(usageId, 'usageId')), 'Connection.lookupSecretByUsage');
-    return new Secret(h);
+    return new Secret(h, this.#hub);
   }
 
   /** `virConnectListAllSecrets`, filtered by `ConnectListAllSecretsFlags`. */
   async listAllSecrets(flags?: number): Promise<Secret[]> {
     const handles = await settle(this.#native.listAllSecrets(flagsArg(flags)), 'Connection.listAllSecrets');
-    return handles.map((h) => new Secret(h));
+    return handles.map((h) => new Secret(h, this.#hub));
   }
 
   [inspect.custom](): string {

@@ -6,7 +6,9 @@
 import { inspect } from 'node:util';
 import { flagsArg, shortName } from './args';
 import { DomainState } from './constants';
+import { LibvirtEmitter, type EventHub } from './emitter';
 import { settle } from './errors';
+import { DOMAIN_EVENT_SPECS, type DomainEvents } from './events';
 import type { NativeDomain } from './native';
 
 /** `virDomainGetState`. */
@@ -33,7 +35,12 @@ export interface DomainInfo {
 
 const stateName = (s: number) => shortName(DomainState, s, 'VIR_DOMAIN_');
 
-export class Domain {
+/**
+ * A domain (guest). Its events (`lifecycle`, `device-added`, `io-error`… see
+ * {@link DomainEvents}) are subscribed on demand: `dom.on('lifecycle', …)`,
+ * `for await (const e of dom.events('lifecycle'))`.
+ */
+export class Domain extends LibvirtEmitter<DomainEvents> {
   readonly #native: NativeDomain;
   readonly name: string;
   readonly uuid: string;
@@ -41,7 +48,8 @@ export class Domain {
   readonly id: number | null;
 
   /** @internal Created by virtkit only. */
-  constructor(handle: NativeDomain) {
+  constructor(handle: NativeDomain, hub: EventHub | null = null) {
+    super(DOMAIN_EVENT_SPECS, hub, handle);
     this.#native = handle;
     this.name = handle.getName();
     this.uuid = handle.getUUIDString();

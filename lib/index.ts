@@ -12,6 +12,8 @@ export type { TransferHole, TransferOptions, TransferProgress } from './stream';
 export type { StorageVolumeInfo, StorageVolumeListing } from './storage-volume';
 export { Domain } from './domain';
 export type { DomainInfo, DomainStateInfo } from './domain';
+export type * from './events';
+export type { EventIteratorOptions } from './emitter';
 export { Secret, SECRET_USAGE_TYPES } from './secret';
 export { buildSecretXml, parseSecretXml, SECRET_SOURCE } from './xml/secret';
 export { buildPoolXml, parsePoolCapabilitiesXml, parsePoolSourcesXml, parsePoolXml, POOL_SOURCE, POOL_TYPES } from './xml/pool';

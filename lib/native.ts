@@ -148,6 +148,14 @@ export interface NativeConnect {
   secretDefineXML(xml: string, flags: number): Promise<NativeSecret>;
   secretLookupByUUIDString(uuid: string): Promise<NativeSecret>;
   secretLookupByUsage(usageType: number, usageID: string): Promise<NativeSecret>;
+  domainEventRegisterAny(eventId: number, domain: NativeHandle | null, subscription: number): Promise<number>;
+  domainEventDeregisterAny(callbackId: number): Promise<void>;
+  storagePoolEventRegisterAny(eventId: number, pool: NativeHandle | null, subscription: number): Promise<number>;
+  storagePoolEventDeregisterAny(callbackId: number): Promise<void>;
+  secretEventRegisterAny(eventId: number, secret: NativeHandle | null, subscription: number): Promise<number>;
+  secretEventDeregisterAny(callbackId: number): Promise<void>;
+  registerCloseCallback(subscription: number): Promise<void>;
+  unregisterCloseCallback(): Promise<void>;
 }
 
 export interface NativeBinding {
@@ -161,6 +169,8 @@ export interface NativeBinding {
   ): Promise<NativeConnect>;
   startEventLoop(): void;
   eventLoopRunning(): boolean;
+  holdEvents(hold: boolean): void;
+  setEventDispatcher(dispatch: (subscription: number, event: Record<string, unknown>) => void): void;
 }
 
 export const native = bindings('virtkit') as NativeBinding;

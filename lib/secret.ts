@@ -8,7 +8,9 @@
 import { inspect } from 'node:util';
 import { flagsArg } from './args';
 import { SecretUsageType } from './constants';
+import { LibvirtEmitter, type EventHub } from './emitter';
 import { settle } from './errors';
+import { SECRET_EVENT_SPECS, type SecretEvents } from './events';
 import type { NativeSecret } from './native';
 import { parseSecretXml, type SecretDefinition, type SecretUsageName } from './xml/secret';
 
@@ -26,7 +28,8 @@ const USAGE_NAMES = new Map<number, SecretUsageName | 'none'>(
   Object.entries(SECRET_USAGE_TYPES).map(([name, n]) => [n, name as SecretUsageName | 'none']),
 );
 
-export class Secret {
+/** A secret. Events: `lifecycle`, `value-changed` ({@link SecretEvents}). */
+export class Secret extends LibvirtEmitter<SecretEvents> {
   readonly #native: NativeSecret;
   readonly uuid: string;
   /** `iscsi`, `ceph`, `volume`, `tls`, `vtpm` (or `none`). */
@@ -35,7 +38,8 @@ export class Secret {
   readonly usageId: string;
 
   /** @internal Created by virtkit only. */
-  constructor(handle: NativeSecret) {
+  constructor(handle: NativeSecret, hub: EventHub | null = null) {
+    super(SECRET_EVENT_SPECS, hub, handle);
     this.#native = handle;
     this.uuid = handle.getUUIDString();
     this.usageType = USAGE_NAMES.get(handle.getUsageType()) ?? 'none';

@@ -6,7 +6,9 @@
 import { inspect } from 'node:util';
 import { flagsArg, shortName } from './args';
 import { StoragePoolState } from './constants';
+import { LibvirtEmitter, type EventHub } from './emitter';
 import { settle } from './errors';
+import { POOL_EVENT_SPECS, type StoragePoolEvents } from './events';
 import type { NativeStoragePool } from './native';
 import { parsePoolXml, type StoragePoolDefinition } from './xml/pool';
 import { buildVolumeXml, type StorageVolumeDefinition } from './xml/volume';
@@ -28,13 +30,18 @@ function volumeXml(definition: StorageVolumeDefinition | string): string {
   return buildVolumeXml(definition);
 }
 
-export class StoragePool {
+/** A storage pool. Events: `lifecycle`, `refresh` ({@link StoragePoolEvents}). */
+export class StoragePool extends LibvirtEmitter<StoragePoolEvents> {
   readonly #native: NativeStoragePool;
   readonly name: string;
   readonly uuid: string;
 
+  readonly #hub: EventHub | null;
+
   /** @internal Created by virtkit only. */
-  constructor(handle: NativeStoragePool) {
+  constructor(handle: NativeStoragePool, hub: EventHub | null = null) {
+    super(POOL_EVENT_SPECS, hub, handle);
+    this.#hub = hub;
     this.#native = handle;
     this.name = handle.getName();
     this.uuid = handle.getUUIDString();
@@ -82,7 +89,7 @@ export class StoragePool {
   /** `virStoragePoolListAllVolumes`: the pool's volumes (the pool must be active). */
   async listVolumes(flags?: number): Promise<StorageVolume[]> {
     const handles = await settle(this.#native.listAllVolumes(flagsArg(flags)), 'StoragePool.listVolumes');
-    return handles.map((h) => new StorageVolume(h));
+    return handles.map((h) => new StorageVolume(h, this.#hub));
   }
 
   /** `virStoragePoolBuild`: prepares the pool's target (creates the directory, formats the
@@ -130,14 +137,14 @@ export class StoragePool {
    */
   async listVolumesWithInfo(flags?: number): Promise<StorageVolumeListing[]> {
     const rows = await settle(this.#native.listAllVolumesWithInfo(flagsArg(flags)), 'StoragePool.listVolumesWithInfo');
-    return rows.map((r) => ({ volume: new StorageVolume(r.handle), path: r.path, info: volumeInfo(r.info) }));
+    return rows.map((r) => ({ volume: new StorageVolume(r.handle, this.#hub), path: r.path, info: volumeInfo(r.info) }));
   }
 
   /** `virStorageVolCreateXML`: creates a volume from a typed definition or a `<volume>`
    * document (`StorageVolCreateFlags`: PREALLOC_METADATA, REFLINK). */
   async createVolume(definition: StorageVolumeDefinition | string, flags?: number): Promise<StorageVolume> {
     const xml = volumeXml(definition);
-    return new StorageVolume(await settle(this.#native.storageVolCreateXML(xml, flagsArg(flags)), 'StoragePool.createVolume'));
+    return new StorageVolume(await settle(this.#native.storageVolCreateXML(xml, flagsArg(flags)), 'StoragePool.createVolume'), this.#hub);
   }
 
   /** `virStorageVolCreateXMLFrom`: creates a volume as a copy of `source` (any pool). */
@@ -145,13 +152,13 @@ export class StoragePool {
     const xml = volumeXml(definition);
     if (!(source instanceof StorageVolume)) throw new TypeError('source must be a StorageVolume');
     const h = await settle(this.#native.storageVolCreateXMLFrom(xml, source._native, flagsArg(flags)), 'StoragePool.cloneVolume');
-    return new StorageVolume(h);
+    return new StorageVolume(h, this.#hub);
   }
 
   /** `virStorageVolLookupByName`; rejects with `VIR_ERR_NO_STORAGE_VOL` when absent. */
   async lookupVolumeByName(name: string): Promise<StorageVolume> {
     if (typeof name !== 'string') throw new TypeError('name must be a string');
-    return new StorageVolume(await settle(this.#native.storageVolLookupByName(name), 'StoragePool.lookupVolumeByName'));
+    return new StorageVolume(await settle(this.#native.storageVolLookupByName(name), 'StoragePool.lookupVolumeByName'), this.#hub);
   }
 
   /** Same libvirt pool (UUIDs are unique on a host). */

@@ -7,6 +7,7 @@ import { inspect } from 'node:util';
 import { flagsArg, shortName } from './args';
 import { StorageVolDownloadFlags, StorageVolInfoFlags, StorageVolType, StorageVolUploadFlags, StorageVolWipeAlgorithm } from './constants';
 import { settle } from './errors';
+import type { EventHub } from './emitter';
 import type { NativeStorageVol } from './native';
 import { StoragePool } from './storage-pool';
 import { parseVolumeXml, type StorageVolumeDefinition } from './xml/volume';
@@ -40,13 +41,15 @@ export interface StorageVolumeListing {
 
 export class StorageVolume {
   readonly #native: NativeStorageVol;
+  readonly #hub: EventHub | null;
   /** The volume's name within its pool. */
   readonly name: string;
   /** The volume's key: unique on the host (often its path). */
   readonly key: string;
 
   /** @internal Created by virtkit only. */
-  constructor(handle: NativeStorageVol) {
+  constructor(handle: NativeStorageVol, hub: EventHub | null = null) {
+    this.#hub = hub;
     this.#native = handle;
     this.name = handle.getName();
     this.key = handle.getKey();
@@ -169,7 +172,7 @@ export class StorageVolume {
 
   /** `virStoragePoolLookupByVolume`: the pool this volume belongs to. */
   async pool(): Promise<StoragePool> {
-    return new StoragePool(await settle(this.#native.storagePoolLookupByVolume(), 'StorageVolume.pool'));
+    return new StoragePool(await settle(this.#native.storagePoolLookupByVolume(), 'StorageVolume.pool'), this.#hub);
   }
 
   /** Same libvirt volume (keys are unique on a host). */

@@ -11,6 +11,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "event_loop.h"
+#include "events.h"
 #include "worker.h"
 
 namespace virtkit {
@@ -61,6 +62,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));
   exports.Set("openConnect", Napi::Function::New(env, Connect::Open, "openConnect"));
   exports.Set("startEventLoop", Napi::Function::New(env, StartEventLoop, "startEventLoop"));
+  exports.Set("holdEvents", Napi::Function::New(env, HoldEvents, "holdEvents"));
+  exports.Set("setEventDispatcher", Napi::Function::New(env, SetEventDispatcher, "setEventDispatcher"));
   exports.Set("eventLoopRunning", Napi::Function::New(env, EventLoopRunning, "eventLoopRunning"));
   exports.Set("Connect", connect);
   return exports;

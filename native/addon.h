@@ -17,6 +17,8 @@ struct AddonData {
   Napi::FunctionReference streamClass;
   // Delivery of finished calls to this environment (native/worker.cc).
   std::shared_ptr<void> dispatcher;
+  // Delivery of libvirt events to this environment (native/events.cc).
+  std::shared_ptr<void> events;
 
   static AddonData* Get(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 };

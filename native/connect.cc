@@ -110,6 +110,14 @@ Napi::Function Connect::Init(Napi::Env env) {
                          InstanceMethod<&Connect::SecretDefineXML>("secretDefineXML"),
                          InstanceMethod<&Connect::SecretLookupByUUIDString>("secretLookupByUUIDString"),
                          InstanceMethod<&Connect::SecretLookupByUsage>("secretLookupByUsage"),
+                         InstanceMethod<&Connect::DomainEventRegisterAny>("domainEventRegisterAny"),
+                         InstanceMethod<&Connect::DomainEventDeregisterAny>("domainEventDeregisterAny"),
+                         InstanceMethod<&Connect::StoragePoolEventRegisterAny>("storagePoolEventRegisterAny"),
+                         InstanceMethod<&Connect::StoragePoolEventDeregisterAny>("storagePoolEventDeregisterAny"),
+                         InstanceMethod<&Connect::SecretEventRegisterAny>("secretEventRegisterAny"),
+                         InstanceMethod<&Connect::SecretEventDeregisterAny>("secretEventDeregisterAny"),
+                         InstanceMethod<&Connect::RegisterCloseCallback>("registerCloseCallback"),
+                         InstanceMethod<&Connect::UnregisterCloseCallback>("unregisterCloseCallback"),
                      });
 }
 

@@ -64,6 +64,15 @@ class Connect : public Handle<Connect, ConnectTraits> {
   Napi::Value SecretDefineXML(const Napi::CallbackInfo& info);
   Napi::Value SecretLookupByUUIDString(const Napi::CallbackInfo& info);
   Napi::Value SecretLookupByUsage(const Napi::CallbackInfo& info);
+  // Event registration (defined in native/events.cc).
+  Napi::Value DomainEventRegisterAny(const Napi::CallbackInfo& info);
+  Napi::Value DomainEventDeregisterAny(const Napi::CallbackInfo& info);
+  Napi::Value StoragePoolEventRegisterAny(const Napi::CallbackInfo& info);
+  Napi::Value StoragePoolEventDeregisterAny(const Napi::CallbackInfo& info);
+  Napi::Value SecretEventRegisterAny(const Napi::CallbackInfo& info);
+  Napi::Value SecretEventDeregisterAny(const Napi::CallbackInfo& info);
+  Napi::Value RegisterCloseCallback(const Napi::CallbackInfo& info);
+  Napi::Value UnregisterCloseCallback(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

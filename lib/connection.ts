@@ -18,6 +18,7 @@ import { StorageVolume } from './storage-volume';
 import { parseCapabilitiesXml, type Capabilities } from './xml/capabilities';
 import { buildPoolXml, parsePoolCapabilitiesXml, parsePoolSourcesXml, type PoolSource, type PoolTypeCapabilities, type StoragePoolDefinition } from './xml/pool';
 import { buildSecretXml, type SecretDefinition, type SecretUsageName } from './xml/secret';
+import { buildDomainXml, type DomainDefinition } from './xml/domain';
 import { parseSysinfoXml, type Sysinfo } from './xml/sysinfo';
 
 /** Credentials answered when libvirt asks for them (SASL, the test driver's `<auth>`). */
@@ -406,14 +407,16 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
     return new Domain(await settle(this.#native.domainLookupByUUIDString(stringArg(uuid, 'uuid')), 'Connection.lookupDomainByUUID'), this.#hub);
   }
 
-  /** `virDomainDefineXMLFlags`: defines (or updates) a persistent domain from `<domain>` XML
+  /** `virDomainDefineXMLFlags`: defines (or updates) a persistent domain from `<domain>` XML or a typed definition
    * (`DomainDefineFlags`: VALIDATE against the schema). */
-  async defineDomain(xml: string, flags?: number): Promise<Domain> {
+  async defineDomain(xml: DomainDefinition | string, flags?: number): Promise<Domain> {
+    if (typeof xml === 'object' && xml !== null) xml = buildDomainXml(xml); // typed (parseDomainXml, domainDefinition)
     return new Domain(await settle(this.#native.domainDefineXMLFlags(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineDomain'), this.#hub);
   }
 
   /** `virDomainCreateXML`: creates and starts a transient domain (`DomainCreateFlags`). */
-  async createDomain(xml: string, flags?: number): Promise<Domain> {
+  async createDomain(xml: DomainDefinition | string, flags?: number): Promise<Domain> {
+    if (typeof xml === 'object' && xml !== null) xml = buildDomainXml(xml);
     return new Domain(await settle(this.#native.domainCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.createDomain'), this.#hub);
   }
 

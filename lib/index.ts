@@ -20,6 +20,10 @@ export { buildPoolXml, parsePoolCapabilitiesXml, parsePoolSourcesXml, parsePoolX
 export type * from './xml/pool';
 export { buildVolumeXml, parseVolumeXml, VOLUME_SOURCE, VOLUME_TYPES } from './xml/volume';
 export type * from './xml/volume';
+export { buildDomainXml, DEVICE_SOURCE, DOMAIN_SOURCE, parseDomainXml } from './xml/domain';
+export type * from './xml/domain';
+export { domainDefinition } from './xml/guest';
+export type * from './xml/guest';
 export type { Permissions } from './xml/common';
 export type { SecretDefinition, SecretUsage, SecretUsageName } from './xml/secret';
 export { LibvirtError } from './errors';

@@ -1,10 +1,11 @@
 /**
  * An ordered, lossless XML element tree: what the typed XML modules keep of a parsed document
  * so that building it again changes only what the typed fields changed. Elements, attributes,
- * text and comments survive in their order; insignificant whitespace does not (libvirt
+ * text and comments survive in their order, text exactly as written (libvirt keeps a
+ * `<description>`'s line breaks); whitespace between elements does not (libvirt
  * formats its documents itself). DOCTYPE and entity declarations are refused, as in tree.ts.
  */
-import { XMLParser } from 'fast-xml-parser';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 export interface XElement {
   name: string;
@@ -19,7 +20,7 @@ const parser = new XMLParser({
   attributeNamePrefix: '',
   parseTagValue: false,
   parseAttributeValue: false,
-  trimValues: true,
+  trimValues: false,
   commentPropName: '#comment',
   processEntities: true,
   htmlEntities: false,
@@ -29,9 +30,12 @@ type Raw = Record<string, unknown>;
 
 function convert(raw: Raw[]): XNode[] {
   const out: XNode[] = [];
+  // Whitespace-only text beside elements or comments is indentation, not content.
+  const mixed = raw.some((n) => !('#text' in n));
   for (const node of raw) {
     if ('#text' in node) {
-      out.push({ text: String(node['#text']) });
+      const text = String(node['#text']);
+      if (!(mixed && text.trim() === '')) out.push({ text });
       continue;
     }
     if ('#comment' in node) {
@@ -51,6 +55,10 @@ function convert(raw: Raw[]): XNode[] {
 export function parseOrdered(xml: string, what: string): XElement {
   if (typeof xml !== 'string') throw new TypeError(`${what} must be an XML string`);
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SyntaxError(`${what}: DOCTYPE and entity declarations are not accepted`);
+  // The parser itself recovers from unclosed or mismatched tags; a document that is not
+  // well-formed is refused instead.
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) throw new SyntaxError(`${what}: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
   let nodes: XNode[];
   try {
     nodes = convert(parser.parse(xml) as Raw[]);

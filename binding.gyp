@@ -15,7 +15,10 @@
         "native/domain.cc",
         "native/secret.cc",
         "native/stream.cc",
-        "native/worker.cc"
+        "native/worker.cc",
+        "native/typed_params.cc",
+        "native/domain_snapshot.cc",
+        "native/domain_checkpoint.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",

@@ -6,7 +6,7 @@
 import { inspect } from 'node:util';
 import { flagsArg, stringArg } from './args';
 import { ConnectCloseReason, ConnectFlags, ErrorDomain, ErrorLevel, ErrorNumber } from './constants';
-import { Domain } from './domain';
+import { Domain, type DomainStatsRecord } from './domain';
 import { EventHub, LibvirtEmitter } from './emitter';
 import { LibvirtError, settle } from './errors';
 import { closedEvent, CONNECTION_EVENT_SPECS, type ConnectionEvents } from './events';
@@ -425,6 +425,69 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
     if (typeof id !== 'number') throw new TypeError('id must be a number');
     if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) throw new RangeError('id must be an integer from 0 to 2147483647');
     return new Domain(await settle(this.#native.domainLookupByID(id), 'Connection.lookupDomainById'), this.#hub);
+  }
+
+  /** `virDomainRestoreFlags`: restores a domain from an image `Domain.save()` wrote (a path on
+   * the daemon's host). `options.xml` replaces the domain XML in the image; `options.flags`:
+   * `DomainSaveRestoreFlags` (BYPASS_CACHE, RUNNING, PAUSED, RESET_NVRAM). */
+  async restoreDomain(path: string, options?: { xml?: string; flags?: number }): Promise<void> {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('options must be an object');
+    const xml = options?.xml === undefined ? null : stringArg(options.xml, 'options.xml');
+    return settle(this.#native.domainRestoreFlags(stringArg(path, 'path'), xml, flagsArg(options?.flags, 'options.flags')), 'Connection.restoreDomain');
+  }
+
+  /** `virDomainSaveImageGetXMLDesc`: the domain XML stored in a save image (`DomainSaveImageXMLFlags`: SECURE). */
+  async saveImageXML(path: string, flags?: number): Promise<string> {
+    return settle(this.#native.domainSaveImageGetXMLDesc(stringArg(path, 'path'), flagsArg(flags)), 'Connection.saveImageXML');
+  }
+
+  /** `virDomainSaveImageDefineXML`: replaces the domain XML stored in a save image (only
+   * host-side details may change) (`DomainSaveRestoreFlags`: RUNNING, PAUSED). */
+  async defineSaveImageXML(path: string, xml: string, flags?: number): Promise<void> {
+    return settle(this.#native.domainSaveImageDefineXML(stringArg(path, 'path'), stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineSaveImageXML');
+  }
+
+  /**
+   * `virConnectGetAllDomainStats`: statistics of every domain in one call, for monitoring.
+   * `stats`: `DomainStatsTypes` bits (STATE, CPU_TOTAL, BALLOON, VCPU, INTERFACE, BLOCK, …;
+   * 0 for all the driver has); `flags`: `ConnectGetAllDomainStatsFlags` (ACTIVE, RUNNING, …,
+   * ENFORCE_STATS). Field names are libvirt's: `state.state`, `cpu.time`, `block.0.rd.bytes`.
+   */
+  async getAllDomainStats(stats?: number, flags?: number): Promise<DomainStatsRecord[]> {
+    const records = await settle(this.#native.getAllDomainStats(flagsArg(stats, 'stats'), flagsArg(flags)), 'Connection.getAllDomainStats');
+    return records.map((r) => ({ domain: new Domain(r.domain, this.#hub), stats: r.params }));
+  }
+
+  /** `virDomainListGetStats`: like `getAllDomainStats()`, for the given domains of this connection. */
+  async domainStats(domains: Domain[], stats?: number, flags?: number): Promise<DomainStatsRecord[]> {
+    if (!Array.isArray(domains) || !domains.every((d) => d instanceof Domain)) throw new TypeError('domains must be an array of Domain');
+    const records = await settle(
+      this.#native.domainListGetStats(domains.map((d) => d._native), flagsArg(stats, 'stats'), flagsArg(flags)),
+      'Connection.domainStats',
+    );
+    return records.map((r) => ({ domain: new Domain(r.domain, this.#hub), stats: r.params }));
+  }
+
+  /** `virConnectGetDomainCapabilities`: the `<domainCapabilities>` document for an emulator,
+   * architecture, machine type and virtualization type (each optional: the driver's defaults). */
+  async domainCapabilitiesXml(options?: { emulator?: string; arch?: string; machine?: string; virtType?: string }, flags?: number): Promise<string> {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('options must be an object');
+    const opt = (v: unknown, what: string) => (v === undefined ? null : stringArg(v, what));
+    return settle(
+      this.#native.getDomainCapabilities(opt(options?.emulator, 'options.emulator'), opt(options?.arch, 'options.arch'), opt(options?.machine, 'options.machine'), opt(options?.virtType, 'options.virtType'), flagsArg(flags)),
+      'Connection.domainCapabilitiesXml',
+    );
+  }
+
+  /** `virConnectDomainXMLFromNative`: domain XML from a hypervisor's own configuration
+   * (`nativeFormat`: e.g. `qemu-argv`). */
+  async domainXmlFromNative(nativeFormat: string, nativeConfig: string): Promise<string> {
+    return settle(this.#native.domainXMLFromNative(stringArg(nativeFormat, 'nativeFormat'), stringArg(nativeConfig, 'nativeConfig'), 0), 'Connection.domainXmlFromNative');
+  }
+
+  /** `virConnectDomainXMLToNative`: a hypervisor's own configuration (e.g. `qemu-argv`) from domain XML. */
+  async domainXmlToNative(nativeFormat: string, domainXml: string): Promise<string> {
+    return settle(this.#native.domainXMLToNative(stringArg(nativeFormat, 'nativeFormat'), stringArg(domainXml, 'domainXml'), 0), 'Connection.domainXmlToNative');
   }
 
   /**

@@ -14,6 +14,12 @@ export { Domain } from './domain';
 export type { DomainInfo, DomainStateInfo } from './domain';
 export type * from './events';
 export type { EventIteratorOptions } from './emitter';
+export type {
+  BlockInfo, BlockStats, ControlInfo, CpuStats, DiskError, DomainStatsRecord, FileSystemInfo, InterfaceAddresses, InterfaceStats, JobInfo,
+  JobStats, MemoryStats, TypedParams, VcpuInfo,
+} from './domain';
+export { DomainSnapshot } from './domain-snapshot';
+export { DomainCheckpoint } from './domain-checkpoint';
 export { Secret, SECRET_USAGE_TYPES } from './secret';
 export { buildSecretXml, parseSecretXml, SECRET_SOURCE } from './xml/secret';
 export { buildPoolXml, parsePoolCapabilitiesXml, parsePoolSourcesXml, parsePoolXml, POOL_SOURCE, POOL_TYPES } from './xml/pool';

@@ -100,6 +100,100 @@ export interface NativeDomain extends NativeHandle {
   hasManagedSaveImage(flags: number): Promise<boolean>;
   managedSaveRemove(flags: number): Promise<void>;
   getHostname(flags: number): Promise<string>;
+  attachDeviceFlags(xml: string, flags: number): Promise<void>;
+  detachDeviceFlags(xml: string, flags: number): Promise<void>;
+  detachDeviceAlias(alias: string, flags: number): Promise<void>;
+  updateDeviceFlags(xml: string, flags: number): Promise<void>;
+  getBlockInfo(disk: string, flags: number): Promise<{ capacity: number; allocation: number; physical: number }>;
+  blockStats(disk: string): Promise<Record<'rd_req' | 'rd_bytes' | 'wr_req' | 'wr_bytes' | 'errs', number | null>>;
+  blockStatsFlags(disk: string, flags: number): Promise<NativeTypedParams>;
+  blockResize(disk: string, size: number, flags: number): Promise<void>;
+  interfaceStats(device: string): Promise<Record<'rx_bytes' | 'rx_packets' | 'rx_errs' | 'rx_drop' | 'tx_bytes' | 'tx_packets' | 'tx_errs' | 'tx_drop', number | null>>;
+  memoryStats(flags: number): Promise<Array<[number, number]>>;
+  getCPUStats(startCpu: number, ncpus: number, flags: number): Promise<NativeTypedParams[]>;
+  getDiskErrors(flags: number): Promise<Array<{ disk: string; error: number }>>;
+  getGuestInfo(types: number, flags: number): Promise<NativeTypedParams>;
+  getFSInfo(flags: number): Promise<Array<{ mountpoint: string; name: string; fstype: string; devAlias: string[] }>>;
+  interfaceAddresses(source: number, flags: number): Promise<Array<{ name: string; hwaddr: string | null; addrs: Array<{ type: number; addr: string; prefix: number }> }>>;
+  getMessages(flags: number): Promise<string[]>;
+  saveFlags(to: string, dxml: string | null, flags: number): Promise<void>;
+  managedSaveGetXMLDesc(flags: number): Promise<string>;
+  managedSaveDefineXML(dxml: string | null, flags: number): Promise<void>;
+  snapshotCreateXML(xml: string, flags: number): Promise<NativeDomainSnapshot>;
+  listAllSnapshots(flags: number): Promise<NativeDomainSnapshot[]>;
+  snapshotLookupByName(name: string, flags: number): Promise<NativeDomainSnapshot>;
+  snapshotCurrent(flags: number): Promise<NativeDomainSnapshot>;
+  hasCurrentSnapshot(flags: number): Promise<boolean>;
+  checkpointCreateXML(xml: string, flags: number): Promise<NativeDomainCheckpoint>;
+  listAllCheckpoints(flags: number): Promise<NativeDomainCheckpoint[]>;
+  checkpointLookupByName(name: string, flags: number): Promise<NativeDomainCheckpoint>;
+  getMetadata(type: number, uri: string | null, flags: number): Promise<string>;
+  setMetadata(type: number, metadata: string | null, key: string | null, uri: string | null, flags: number): Promise<void>;
+  getTime(flags: number): Promise<{ seconds: number; nseconds: number }>;
+  setTime(seconds: number, nseconds: number, flags: number): Promise<void>;
+  getVcpus(): Promise<Array<{ number: number; state: number; cpuTime: number; cpu: number; affinity: number[] }>>;
+  getVcpuPinInfo(flags: number): Promise<number[][]>;
+  getEmulatorPinInfo(flags: number): Promise<number[]>;
+  getJobInfo(): Promise<NativeJobInfo>;
+  getJobStats(flags: number): Promise<{ type: number; params: NativeTypedParams }>;
+  abortJobFlags(flags: number): Promise<void>;
+  getSchedulerType(): Promise<{ type: string; nparams: number }>;
+  getControlInfo(flags: number): Promise<{ state: number; details: number; stateTime: number }>;
+  getMemoryParameters(flags: number): Promise<NativeTypedParams>;
+  getBlkioParameters(flags: number): Promise<NativeTypedParams>;
+  getSchedulerParametersFlags(flags: number): Promise<NativeTypedParams>;
+  getNumaParameters(flags: number): Promise<NativeTypedParams>;
+  getBlockIoTune(disk: string, flags: number): Promise<NativeTypedParams>;
+  getInterfaceParameters(device: string, flags: number): Promise<NativeTypedParams>;
+  getGuestVcpus(flags: number): Promise<NativeTypedParams>;
+  getIOThreadInfo(flags: number): Promise<Array<{ id: number; cpus: number[] }>>;
+  getSecurityLabel(): Promise<{ label: string; enforcing: boolean }>;
+  setMaxMemory(kib: number): Promise<void>;
+  setMemoryStatsPeriod(period: number, flags: number): Promise<void>;
+  rename(name: string, flags: number): Promise<void>;
+  injectNMI(flags: number): Promise<void>;
+  sendKey(codeset: number, holdtime: number, keycodes: number[], flags: number): Promise<void>;
+  coreDumpWithFormat(to: string, format: number, flags: number): Promise<void>;
+  pmSuspendForDuration(target: number, duration: number, flags: number): Promise<void>;
+  pmWakeup(flags: number): Promise<void>;
+  fsTrim(mountPoint: string | null, minimum: number, flags: number): Promise<void>;
+}
+
+/** A virTypedParameter array as libvirt returned it: field → value. */
+export type NativeTypedParams = Record<string, number | string | boolean>;
+
+export interface NativeJobInfo {
+  type: number;
+  timeElapsed: number;
+  timeRemaining: number;
+  dataTotal: number;
+  dataProcessed: number;
+  dataRemaining: number;
+  memTotal: number;
+  memProcessed: number;
+  memRemaining: number;
+  fileTotal: number;
+  fileProcessed: number;
+  fileRemaining: number;
+}
+
+export interface NativeDomainSnapshot extends NativeHandle {
+  getName(): string;
+  getXMLDesc(flags: number): Promise<string>;
+  getParent(flags: number): Promise<NativeDomainSnapshot>;
+  listAllChildren(flags: number): Promise<NativeDomainSnapshot[]>;
+  delete(flags: number): Promise<void>;
+  isCurrent(flags: number): Promise<boolean>;
+  hasMetadata(flags: number): Promise<boolean>;
+  revert(flags: number): Promise<void>;
+}
+
+export interface NativeDomainCheckpoint extends NativeHandle {
+  getName(): string;
+  getXMLDesc(flags: number): Promise<string>;
+  getParent(flags: number): Promise<NativeDomainCheckpoint>;
+  listAllChildren(flags: number): Promise<NativeDomainCheckpoint[]>;
+  delete(flags: number): Promise<void>;
 }
 
 export interface NativeSecret extends NativeHandle {
@@ -156,6 +250,14 @@ export interface NativeConnect {
   secretEventDeregisterAny(callbackId: number): Promise<void>;
   registerCloseCallback(subscription: number): Promise<void>;
   unregisterCloseCallback(): Promise<void>;
+  domainRestoreFlags(from: string, dxml: string | null, flags: number): Promise<void>;
+  domainSaveImageGetXMLDesc(file: string, flags: number): Promise<string>;
+  domainSaveImageDefineXML(file: string, dxml: string, flags: number): Promise<void>;
+  getAllDomainStats(stats: number, flags: number): Promise<Array<{ domain: NativeDomain; params: NativeTypedParams }>>;
+  domainListGetStats(domains: NativeDomain[], stats: number, flags: number): Promise<Array<{ domain: NativeDomain; params: NativeTypedParams }>>;
+  getDomainCapabilities(emulatorbin: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): Promise<string>;
+  domainXMLFromNative(nativeFormat: string, nativeConfig: string, flags: number): Promise<string>;
+  domainXMLToNative(nativeFormat: string, domainXml: string, flags: number): Promise<string>;
 }
 
 export interface NativeBinding {

@@ -4,6 +4,8 @@
 #include "addon.h"
 #include "connect.h"
 #include "domain.h"
+#include "domain_checkpoint.h"
+#include "domain_snapshot.h"
 #include "secret.h"
 #include "stream.h"
 #include "storage_pool.h"
@@ -57,6 +59,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->domainClass = Napi::Persistent(Domain::Init(env));
   data->secretClass = Napi::Persistent(Secret::Init(env));
   data->streamClass = Napi::Persistent(Stream::Init(env));
+  data->domainSnapshotClass = Napi::Persistent(DomainSnapshot::Init(env));
+  data->domainCheckpointClass = Napi::Persistent(DomainCheckpoint::Init(env));
 
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));

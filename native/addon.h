@@ -15,6 +15,8 @@ struct AddonData {
   Napi::FunctionReference domainClass;
   Napi::FunctionReference secretClass;
   Napi::FunctionReference streamClass;
+  Napi::FunctionReference domainSnapshotClass;
+  Napi::FunctionReference domainCheckpointClass;
   // Delivery of finished calls to this environment (native/worker.cc).
   std::shared_ptr<void> dispatcher;
   // Delivery of libvirt events to this environment (native/events.cc).

@@ -6,6 +6,7 @@
 #include "secret.h"
 #include "storage_pool.h"
 #include "storage_vol.h"
+#include "typed_params.h"
 
 namespace virtkit {
 
@@ -118,6 +119,14 @@ Napi::Function Connect::Init(Napi::Env env) {
                          InstanceMethod<&Connect::SecretEventDeregisterAny>("secretEventDeregisterAny"),
                          InstanceMethod<&Connect::RegisterCloseCallback>("registerCloseCallback"),
                          InstanceMethod<&Connect::UnregisterCloseCallback>("unregisterCloseCallback"),
+                         InstanceMethod<&Connect::DomainRestoreFlags>("domainRestoreFlags"),
+                         InstanceMethod<&Connect::DomainSaveImageGetXMLDesc>("domainSaveImageGetXMLDesc"),
+                         InstanceMethod<&Connect::DomainSaveImageDefineXML>("domainSaveImageDefineXML"),
+                         InstanceMethod<&Connect::GetAllDomainStats>("getAllDomainStats"),
+                         InstanceMethod<&Connect::DomainListGetStats>("domainListGetStats"),
+                         InstanceMethod<&Connect::GetDomainCapabilities>("getDomainCapabilities"),
+                         InstanceMethod<&Connect::DomainXMLFromNative>("domainXMLFromNative"),
+                         InstanceMethod<&Connect::DomainXMLToNative>("domainXMLToNative"),
                      });
 }
 
@@ -375,6 +384,131 @@ Napi::Value Connect::DomainCreateXML(const Napi::CallbackInfo& info) {
   std::string xml = ArgString(info, 0, "xml");
   unsigned int flags = ArgFlags(info, 1);
   return Call(info, Lookup<DomainTraits>([xml, flags](virConnectPtr c) { return virDomainCreateXML(c, xml.c_str(), flags); }));
+}
+
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainRestoreFlags (a file on the
+// daemon's host, written by virDomainSaveFlags)
+Napi::Value Connect::DomainRestoreFlags(const Napi::CallbackInfo& info) {
+  std::string from = ArgString(info, 0, "from");
+  auto dxml = ArgOptString(info, 1, "dxml");
+  unsigned int flags = ArgFlags(info, 2);
+  return Call(info, [from, dxml, flags](virConnectPtr c) {
+    if (virDomainRestoreFlags(c, from.c_str(), dxml ? dxml->c_str() : nullptr, flags) < 0) ThrowLastError();
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSaveImageGetXMLDesc
+Napi::Value Connect::DomainSaveImageGetXMLDesc(const Napi::CallbackInfo& info) {
+  std::string file = ArgString(info, 0, "file");
+  unsigned int flags = ArgFlags(info, 1);
+  return Call(info, [file, flags](virConnectPtr c) { return TakeString(virDomainSaveImageGetXMLDesc(c, file.c_str(), flags)); });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSaveImageDefineXML
+Napi::Value Connect::DomainSaveImageDefineXML(const Napi::CallbackInfo& info) {
+  std::string file = ArgString(info, 0, "file");
+  std::string dxml = ArgString(info, 1, "dxml");
+  unsigned int flags = ArgFlags(info, 2);
+  return Call(info, [file, dxml, flags](virConnectPtr c) {
+    if (virDomainSaveImageDefineXML(c, file.c_str(), dxml.c_str(), flags) < 0) ThrowLastError();
+  });
+}
+
+namespace {
+// One record of virConnectGetAllDomainStats / virDomainListGetStats: the domain (its own
+// reference) and its typed parameters.
+struct DomainStatsRecord {
+  Hold<DomainTraits> domain;
+  TypedParams params;
+};
+
+Napi::Value ToJs(Napi::Env env, DomainStatsRecord&& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("domain", virtkit::ToJs(env, std::move(r.domain)));
+  o.Set("params", virtkit::ToJs(env, std::move(r.params)));
+  return o;
+}
+
+// Copies the records (taking a reference on each domain) and frees the list.
+std::vector<DomainStatsRecord> TakeStatsRecords(virDomainStatsRecordPtr* records, int n) {
+  if (n < 0) ThrowLastError();
+  std::vector<DomainStatsRecord> out;
+  out.reserve(n);
+  for (int i = 0; i < n; i++)
+    out.push_back({Hold<DomainTraits>::Take(records[i]->dom), CopyTypedParams(records[i]->params, records[i]->nparams)});
+  virDomainStatsRecordListFree(records);  // drops the list's own domain references
+  return out;
+}
+}  // namespace
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectGetAllDomainStats
+Napi::Value Connect::GetAllDomainStats(const Napi::CallbackInfo& info) {
+  unsigned int stats = ArgUint(info, 0, "stats");
+  unsigned int flags = ArgFlags(info, 1);
+  return Call(info, [stats, flags](virConnectPtr c) {
+    virDomainStatsRecordPtr* records = nullptr;
+    int n = virConnectGetAllDomainStats(c, stats, &records, flags);
+    return TakeStatsRecords(records, n);
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainListGetStats (the domains must
+// belong to this connection)
+Napi::Value Connect::DomainListGetStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "domains must be an array of Domain");
+  Napi::Array a = info[0].As<Napi::Array>();
+  auto doms = std::make_shared<std::vector<Hold<DomainTraits>>>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Domain* d = Domain::FromValue(a.Get(i), "domains[i]");
+    if (!d->ptr()) return RejectedPromise(env, Domain::FreedFailure());
+    doms->push_back(Hold<DomainTraits>::Take(d->ptr()));
+    if (!doms->back()) return RejectedPromise(env, Failure::FromLastError());
+  }
+  unsigned int stats = ArgUint(info, 1, "stats");
+  unsigned int flags = ArgFlags(info, 2);
+  return Call(info, [doms, stats, flags](virConnectPtr) {
+    std::vector<virDomainPtr> list;
+    for (auto& d : *doms) list.push_back(d.get());
+    list.push_back(nullptr);  // NULL-terminated
+    virDomainStatsRecordPtr* records = nullptr;
+    int n = virDomainListGetStats(list.data(), stats, &records, flags);
+    return TakeStatsRecords(records, n);
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectGetDomainCapabilities
+Napi::Value Connect::GetDomainCapabilities(const Napi::CallbackInfo& info) {
+  auto emulator = ArgOptString(info, 0, "emulatorbin");
+  auto arch = ArgOptString(info, 1, "arch");
+  auto machine = ArgOptString(info, 2, "machine");
+  auto virttype = ArgOptString(info, 3, "virttype");
+  unsigned int flags = ArgFlags(info, 4);
+  auto cs = [](const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; };
+  return Call(info, [emulator, arch, machine, virttype, flags, cs](virConnectPtr c) {
+    return TakeString(virConnectGetDomainCapabilities(c, cs(emulator), cs(arch), cs(machine), cs(virttype), flags));
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainXMLFromNative
+Napi::Value Connect::DomainXMLFromNative(const Napi::CallbackInfo& info) {
+  std::string format = ArgString(info, 0, "nativeFormat");
+  std::string config = ArgString(info, 1, "nativeConfig");
+  unsigned int flags = ArgFlags(info, 2);
+  return Call(info, [format, config, flags](virConnectPtr c) {
+    return TakeString(virConnectDomainXMLFromNative(c, format.c_str(), config.c_str(), flags));
+  });
+}
+
+// https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainXMLToNative
+Napi::Value Connect::DomainXMLToNative(const Napi::CallbackInfo& info) {
+  std::string format = ArgString(info, 0, "nativeFormat");
+  std::string xml = ArgString(info, 1, "domainXml");
+  unsigned int flags = ArgFlags(info, 2);
+  return Call(info, [format, xml, flags](virConnectPtr c) {
+    return TakeString(virConnectDomainXMLToNative(c, format.c_str(), xml.c_str(), flags));
+  });
 }
 
 }  // namespace virtkit

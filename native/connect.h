@@ -53,6 +53,14 @@ class Connect : public Handle<Connect, ConnectTraits> {
   Napi::Value DomainLookupByID(const Napi::CallbackInfo& info);
   Napi::Value DomainDefineXMLFlags(const Napi::CallbackInfo& info);
   Napi::Value DomainCreateXML(const Napi::CallbackInfo& info);
+  Napi::Value DomainRestoreFlags(const Napi::CallbackInfo& info);
+  Napi::Value DomainSaveImageGetXMLDesc(const Napi::CallbackInfo& info);
+  Napi::Value DomainSaveImageDefineXML(const Napi::CallbackInfo& info);
+  Napi::Value GetAllDomainStats(const Napi::CallbackInfo& info);
+  Napi::Value DomainListGetStats(const Napi::CallbackInfo& info);
+  Napi::Value GetDomainCapabilities(const Napi::CallbackInfo& info);
+  Napi::Value DomainXMLFromNative(const Napi::CallbackInfo& info);
+  Napi::Value DomainXMLToNative(const Napi::CallbackInfo& info);
   Napi::Value ListAllSecrets(const Napi::CallbackInfo& info);
   Napi::Value StoragePoolDefineXML(const Napi::CallbackInfo& info);
   Napi::Value StorageVolLookupByKey(const Napi::CallbackInfo& info);

@@ -55,6 +55,68 @@ class Domain : public Handle<Domain, DomainTraits> {
   Napi::Value HasManagedSaveImage(const Napi::CallbackInfo& info);
   Napi::Value ManagedSaveRemove(const Napi::CallbackInfo& info);
   Napi::Value GetHostname(const Napi::CallbackInfo& info);
+  // Devices
+  Napi::Value AttachDeviceFlags(const Napi::CallbackInfo& info);
+  Napi::Value DetachDeviceFlags(const Napi::CallbackInfo& info);
+  Napi::Value DetachDeviceAlias(const Napi::CallbackInfo& info);
+  Napi::Value UpdateDeviceFlags(const Napi::CallbackInfo& info);
+  // Block, interface, memory and CPU statistics
+  Napi::Value GetBlockInfo(const Napi::CallbackInfo& info);
+  Napi::Value BlockStats(const Napi::CallbackInfo& info);
+  Napi::Value BlockStatsFlags(const Napi::CallbackInfo& info);
+  Napi::Value BlockResize(const Napi::CallbackInfo& info);
+  Napi::Value InterfaceStats(const Napi::CallbackInfo& info);
+  Napi::Value MemoryStats(const Napi::CallbackInfo& info);
+  Napi::Value GetCPUStats(const Napi::CallbackInfo& info);
+  Napi::Value GetDiskErrors(const Napi::CallbackInfo& info);
+  Napi::Value GetGuestInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetFSInfo(const Napi::CallbackInfo& info);
+  Napi::Value InterfaceAddresses(const Napi::CallbackInfo& info);
+  Napi::Value GetMessages(const Napi::CallbackInfo& info);
+  // Save images
+  Napi::Value SaveFlags(const Napi::CallbackInfo& info);
+  Napi::Value ManagedSaveGetXMLDesc(const Napi::CallbackInfo& info);
+  Napi::Value ManagedSaveDefineXML(const Napi::CallbackInfo& info);
+  // Snapshots and checkpoints (the calls that take the domain)
+  Napi::Value SnapshotCreateXML(const Napi::CallbackInfo& info);
+  Napi::Value ListAllSnapshots(const Napi::CallbackInfo& info);
+  Napi::Value SnapshotLookupByName(const Napi::CallbackInfo& info);
+  Napi::Value SnapshotCurrent(const Napi::CallbackInfo& info);
+  Napi::Value HasCurrentSnapshot(const Napi::CallbackInfo& info);
+  Napi::Value CheckpointCreateXML(const Napi::CallbackInfo& info);
+  Napi::Value ListAllCheckpoints(const Napi::CallbackInfo& info);
+  Napi::Value CheckpointLookupByName(const Napi::CallbackInfo& info);
+  // Metadata, time, vCPUs, jobs, tuning parameters
+  Napi::Value GetMetadata(const Napi::CallbackInfo& info);
+  Napi::Value SetMetadata(const Napi::CallbackInfo& info);
+  Napi::Value GetTime(const Napi::CallbackInfo& info);
+  Napi::Value SetTime(const Napi::CallbackInfo& info);
+  Napi::Value GetVcpus(const Napi::CallbackInfo& info);
+  Napi::Value GetVcpuPinInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetEmulatorPinInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetJobInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetJobStats(const Napi::CallbackInfo& info);
+  Napi::Value AbortJobFlags(const Napi::CallbackInfo& info);
+  Napi::Value GetSchedulerType(const Napi::CallbackInfo& info);
+  Napi::Value GetControlInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetMemoryParameters(const Napi::CallbackInfo& info);
+  Napi::Value GetBlkioParameters(const Napi::CallbackInfo& info);
+  Napi::Value GetSchedulerParametersFlags(const Napi::CallbackInfo& info);
+  Napi::Value GetNumaParameters(const Napi::CallbackInfo& info);
+  Napi::Value GetBlockIoTune(const Napi::CallbackInfo& info);
+  Napi::Value GetInterfaceParameters(const Napi::CallbackInfo& info);
+  Napi::Value GetGuestVcpus(const Napi::CallbackInfo& info);
+  Napi::Value GetIOThreadInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetSecurityLabel(const Napi::CallbackInfo& info);
+  Napi::Value SetMaxMemory(const Napi::CallbackInfo& info);
+  Napi::Value SetMemoryStatsPeriod(const Napi::CallbackInfo& info);
+  Napi::Value Rename(const Napi::CallbackInfo& info);
+  Napi::Value InjectNMI(const Napi::CallbackInfo& info);
+  Napi::Value SendKey(const Napi::CallbackInfo& info);
+  Napi::Value CoreDumpWithFormat(const Napi::CallbackInfo& info);
+  Napi::Value PMSuspendForDuration(const Napi::CallbackInfo& info);
+  Napi::Value PMWakeup(const Napi::CallbackInfo& info);
+  Napi::Value FSTrim(const Napi::CallbackInfo& info);
 };
 
 }  // namespace virtkit

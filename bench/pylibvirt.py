@@ -25,6 +25,9 @@ Operations (op):
               and vol.path() for each, in order (or with "innerThreads": N, on N threads of a
               ThreadPoolExecutor over one connection, executor.map). "expect": the volume
               count every listing must return.
+  listDomainsState  domains target: conn.listAllDomains(0), then d.name() and d.state()
+              for each, in order ("expect": the domain count).
+  allDomainStatsState  conn.getAllDomainStats(VIR_DOMAIN_STATS_STATE): one call.
 
 With concurrency > 1 the operation runs on that many threads of one ThreadPoolExecutor,
 sharing one connection (closed loop: each thread starts its next op when the last one ends),
@@ -143,6 +146,20 @@ def main():
                     rows = list(lister.map(row, vols)) if lister else [row(v) for v in vols]
                     if expect is not None and len(rows) != expect:
                         raise RuntimeError("listed %d volumes, expected %d" % (len(rows), expect))
+            elif op == "listDomainsState":
+                expect = spec.get("expect")
+
+                def fn():
+                    rows = [(d.name(), d.state()) for d in conn.listAllDomains(0)]
+                    if expect is not None and len(rows) != expect:
+                        raise RuntimeError("listed %d domains, expected %d" % (len(rows), expect))
+            elif op == "allDomainStatsState":
+                expect = spec.get("expect")
+
+                def fn():
+                    rows = conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0)
+                    if expect is not None and len(rows) != expect:
+                        raise RuntimeError("listed %d domains, expected %d" % (len(rows), expect))
             else:
                 raise ValueError("unknown op %r" % op)
 

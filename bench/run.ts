@@ -5,7 +5,7 @@
  * the private libvirtd: bench/storage.ts). See bench/README.md.
  *
  *   npm run bench                         # builds if needed, then: node dist/bench/run.js
- *   node dist/bench/run.js [--target test|daemon|storage]... [--quick]
+ *   node dist/bench/run.js [--target test|daemon|storage|domains]... [--quick]
  *
  * Prints an aligned table per target, the ratios and the issue's targets (informational: the
  * bench never fails on them), and writes everything to bench/results/latest.json.
@@ -24,6 +24,7 @@ import {
   state, table, VIRSH, writeOut, type Goal, type PrivateDaemon, type Ran,
 } from './common';
 import { measure, type Budget, type Raw, type Stats } from './measure';
+import { domainsGoals, domainsReport, runDomains, type DomainsTarget } from './domains';
 import { runStorage, storageGoals, storageReport, streamChildMain, type StorageTarget } from './storage';
 
 const TESTENV = path.join(ROOT, 'scripts', 'testenv.js');
@@ -549,9 +550,9 @@ async function main(argv: string[]): Promise<void> {
     if (a === '--target') wanted.add(argv[++i] ?? '');
     else if (a.startsWith('--target=')) wanted.add(a.slice('--target='.length));
     else if (a === '--quick') factor = 0.1;
-    else throw new Error(`unknown argument ${a} (usage: run.js [--target test|daemon|storage]... [--quick])`);
+    else throw new Error(`unknown argument ${a} (usage: run.js [--target test|daemon|storage|domains]... [--quick])`);
   }
-  for (const w of wanted) if (w !== 'test' && w !== 'daemon' && w !== 'storage') throw new Error(`unknown target ${w}`);
+  for (const w of wanted) if (!['test', 'daemon', 'storage', 'domains'].includes(w)) throw new Error(`unknown target ${w}`);
   const want = (n: string) => wanted.size === 0 || wanted.has(n);
 
   const onSignal = (sig: NodeJS.Signals) => {
@@ -580,6 +581,7 @@ async function main(argv: string[]): Promise<void> {
   const idle = await idleEld(500);
   const targets: Target[] = [];
   let storage: StorageTarget | null = null;
+  let domains: DomainsTarget | null = null;
 
   try {
     if (want('test')) {
@@ -612,6 +614,19 @@ async function main(argv: string[]): Promise<void> {
         } catch (err) {
           storage.error = errorMessage(err);
           progress(`storage: failed: ${storage.error}`);
+        }
+      }
+    }
+    if (want('domains') && !state.aborted) {
+      domains = { name: 'domains', uri: null, source: PRIVATE_SOURCE, setup: [], rows: [] };
+      const d = await startPrivateDaemon();
+      if ('skipped' in d) domains.skipped = d.skipped;
+      else if (!state.aborted) {
+        try {
+          await runDomains(domains, { daemon: d, python: avail.python, virsh: avail.virsh, factor });
+        } catch (err) {
+          domains.error = errorMessage(err);
+          progress(`domains: failed: ${domains.error}`);
         }
       }
     }
@@ -648,12 +663,16 @@ async function main(argv: string[]): Promise<void> {
     out.push('');
     out.push(storageReport(storage));
   }
+  if (domains) {
+    out.push('');
+    out.push(domainsReport(domains));
+  }
   if (targets.length) {
     out.push('');
     out.push(`== Event-loop delay (monitorEventLoopDelay, resolution ${ELD_RESOLUTION_MS} ms; the raw histogram includes the interval, so idle reads about ${ELD_RESOLUTION_MS} ms)`);
     out.push(eldTable(targets, idle));
   }
-  const g = [...(targets.length ? goals(targets) : []), ...storageGoals(storage)];
+  const g = [...(targets.length ? goals(targets) : []), ...storageGoals(storage), ...domainsGoals(domains)];
   out.push('');
   out.push('== Targets from the issue (informational: the bench never fails on them)');
   for (const x of g) {
@@ -664,7 +683,7 @@ async function main(argv: string[]): Promise<void> {
   fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   fs.writeFileSync(
     RESULTS_FILE,
-    JSON.stringify({ meta: { ...meta, loadavgEnd, durationS: (Date.now() - started) / 1000 }, idleEventLoopDelay: idle, targets: storage ? [...targets, storage] : targets, goals: g }, null, 2) + '\n',
+    JSON.stringify({ meta: { ...meta, loadavgEnd, durationS: (Date.now() - started) / 1000 }, idleEventLoopDelay: idle, targets: [...targets, ...(storage ? [storage] : []), ...(domains ? [domains] : [])], goals: g }, null, 2) + '\n',
   );
   out.push('');
   out.push(`Results: ${path.relative(process.cwd(), RESULTS_FILE) || RESULTS_FILE}  (whole run ${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -32,7 +32,12 @@ const CONTROL_ERROR: EventSpec = { family: 'domain', id: DomainEventID.VIR_DOMAI
 const routes = new Map<number, (raw: RawEvent) => void>();
 let nextChannel = 1;
 
+/** @internal For bench/: sees every raw event first (it carries `raisedNs`, when libvirt
+ * raised it on process.hrtime()'s clock). */
+export const _eventProbe: { raw: ((raw: RawEvent) => void) | null } = { raw: null };
+
 native.setEventDispatcher((channel: number, raw: RawEvent) => {
+  _eventProbe.raw?.(raw);
   routes.get(channel)?.(raw);  // absent: the channel was given up; drop the event
 });
 
@@ -264,33 +269,23 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
   #hub: EventHub | null;
   #object: NativeHandle | null;
 
-  readonly #onNewListener = (name: string | symbol) => {
-    if (typeof name === 'string' && Object.hasOwn(this.#specs, name) && !this.#subscriptions.has(name)) this.#subscribe(name);
-  };
-  readonly #onRemoveListener = (name: string | symbol) => {
-    if (typeof name === 'string' && this.#subscriptions.has(name) && this.listenerCount(name as never) === 0) this.#unsubscribe(name);
-  };
-
   /** @internal */
   protected constructor(specs: Record<string, EventSpec>, hub: EventHub | null, object: NativeHandle | null) {
     super();
     this.#specs = specs;
     this.#hub = hub;
     this.#object = object;
-    this.#installHooks();
   }
 
-  #installHooks(): void {
-    const e = this as unknown as EventEmitter;
-    if (!e.listeners('newListener').includes(this.#onNewListener)) e.on('newListener', this.#onNewListener);
-    if (!e.listeners('removeListener').includes(this.#onRemoveListener)) e.on('removeListener', this.#onRemoveListener);
+  /** @internal Called before a listener of `name` is added (see the prototype patch below). */
+  _listenerAdding(name: string | symbol): void {
+    if (typeof name === 'string' && Object.hasOwn(this.#specs, name) && !this.#subscriptions.has(name)) this.#subscribe(name);
   }
 
-  override removeAllListeners(event?: unknown): this {
-    (EventEmitter.prototype.removeAllListeners as (e?: unknown) => unknown).call(this, event);
-    this.#installHooks();
-    for (const name of [...this.#subscriptions.keys()]) this.#onRemoveListener(name);
-    return this;
+  /** @internal Called after listeners were removed. */
+  _listenersRemoved(name?: string | symbol): void {
+    const names = name === undefined ? [...this.#subscriptions.keys()] : typeof name === 'string' ? [name] : [];
+    for (const n of names) if (this.#subscriptions.has(n) && this.listenerCount(n as never) === 0) this.#unsubscribe(n);
   }
 
   #subscribe(name: string): void {
@@ -368,4 +363,33 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
     };
     return iterator;
   }
+}
+
+// Subscriptions follow the listeners: every way EventEmitter adds or removes one goes through
+// these methods (once() and prependOnceListener() call on() and prependListener(); `off` is a
+// separate reference to removeListener, so both are wrapped). No per-object hook listeners.
+{
+  const base = EventEmitter.prototype as unknown as Record<string, (this: LibvirtEmitter<never>, ...a: unknown[]) => unknown>;
+  const proto = LibvirtEmitter.prototype as unknown as Record<string, unknown>;
+  for (const m of ['on', 'addListener', 'prependListener']) {
+    const original = base[m]!;
+    proto[m] = function (this: LibvirtEmitter<never>, name: string | symbol, listener: unknown) {
+      this._listenerAdding(name);
+      return original.call(this, name, listener);
+    };
+  }
+  for (const m of ['removeListener', 'off']) {
+    const original = base[m]!;
+    proto[m] = function (this: LibvirtEmitter<never>, name: string | symbol, listener: unknown) {
+      const r = original.call(this, name, listener);
+      this._listenersRemoved(name);
+      return r;
+    };
+  }
+  const removeAll = base.removeAllListeners!;
+  proto.removeAllListeners = function (this: LibvirtEmitter<never>, ...args: unknown[]) {
+    const r = removeAll.apply(this, args);
+    this._listenersRemoved(args[0] as string | symbol | undefined);
+    return r;
+  };
 }

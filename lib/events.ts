@@ -6,8 +6,7 @@
  * iterate: `for await (const e of domain.events('lifecycle')) …`.
  *
  * Not delivered, with the reason: `graphics` (remote-display sessions, outside virtkit's
- * storage and guest-lifecycle scope), `tunable` and `job-completed` (typed-parameter
- * payloads; not needed by the storage workflows yet).
+ * storage and guest-lifecycle scope).
  *
  * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventRegisterAny
  */
@@ -181,6 +180,12 @@ export interface DomainMemoryDeviceSizeChangeEvent extends DomainEvent {
   sizeKiB: number;
 }
 
+/** `tunable` (a tuning parameter changed: vCPU pinning, block I/O tuning…) and
+ * `job-completed` (a job's final statistics): libvirt's typed parameters as an object. */
+export interface DomainParamsEvent extends DomainEvent {
+  params: Record<string, number | string | boolean>;
+}
+
 /** The events of a {@link Domain} (and, prefixed `domain-`, of a {@link Connection}). */
 export interface DomainEvents {
   lifecycle: [DomainLifecycleEvent];
@@ -207,6 +212,8 @@ export interface DomainEvents {
   'block-threshold': [DomainBlockThresholdEvent];
   'memory-failure': [DomainMemoryFailureEvent];
   'memory-device-size-change': [DomainMemoryDeviceSizeChangeEvent];
+  tunable: [DomainParamsEvent];
+  'job-completed': [DomainParamsEvent];
   /** A subscription failed (see `eventsReady()`). */
   error: [Error];
 }
@@ -325,6 +332,10 @@ function blockJob(raw: RawEvent, hub: EventHub): DomainBlockJobEvent {
   };
 }
 
+const params = (raw: RawEvent, hub: EventHub): DomainParamsEvent => ({
+  ...dom(raw, hub),
+  params: (raw.params ?? {}) as Record<string, number | string | boolean>,
+});
 const pm = (raw: RawEvent, hub: EventHub): DomainPMEvent => ({ ...dom(raw, hub), reason: num(raw.reason) });
 const device = (raw: RawEvent, hub: EventHub): DomainDeviceEvent => ({ ...dom(raw, hub), devAlias: str(raw.devAlias) });
 
@@ -396,6 +407,8 @@ export const DOMAIN_EVENT_SPECS: Record<Exclude<keyof DomainEvents, 'error'>, Ev
     actionName: shortName(DomainMemoryFailureActionType, num(raw.action), 'VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_'),
     flags: num(raw.flags),
   })),
+  tunable: d(E.VIR_DOMAIN_EVENT_ID_TUNABLE, params),
+  'job-completed': d(E.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED, params),
   'memory-device-size-change': d(E.VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE, (raw, hub) => ({
     ...dom(raw, hub),
     alias: str(raw.alias),

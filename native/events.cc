@@ -12,6 +12,7 @@
 #include "domain.h"
 #include "secret.h"
 #include "storage_pool.h"
+#include "typed_params.h"
 
 namespace virtkit {
 
@@ -20,7 +21,7 @@ namespace {
 // One field of an event: plain values copied on the event-loop thread, or a reference to
 // the object the event is about (wrapped on the main thread).
 using Field = std::variant<std::monostate, double, std::string, Hold<DomainTraits>, Hold<StoragePoolTraits>,
-                           Hold<SecretTraits>>;
+                           Hold<SecretTraits>, TypedParams>;
 
 struct EventRecord {
   double subscription;
@@ -60,7 +61,8 @@ napi_value FieldToJs(Napi::Env env, Field& f) {
     case 2: return Napi::String::New(env, std::get<2>(f));
     case 3: return ToJs(env, std::move(std::get<3>(f)));
     case 4: return ToJs(env, std::move(std::get<4>(f)));
-    default: return ToJs(env, std::move(std::get<5>(f)));
+    case 5: return ToJs(env, std::move(std::get<5>(f)));
+    default: return ToJs(env, std::move(std::get<6>(f)));
   }
 }
 
@@ -184,8 +186,12 @@ void OnDomainMemoryDeviceSizeChange(virConnectPtr, virDomainPtr d, const char* a
   Send(o)("domain", Ref<D>(d))("alias", Str(alias))("sizeKiB", Num(double(size)));
 }
 
-// The callback for a domain event id, or null for ids virtkit does not deliver (graphics,
-// tunable, job-completed: listed in lib/events.ts with the reason).
+void OnDomainParams(virConnectPtr, virDomainPtr d, virTypedParameterPtr params, int n, void* o) {
+  Send(o)("domain", Ref<D>(d))("params", Field(CopyTypedParams(params, n)));  // libvirt frees params
+}
+
+// The callback for a domain event id, or null for ids virtkit does not deliver (graphics:
+// listed in lib/events.ts with the reason).
 virConnectDomainEventGenericCallback DomainCallback(int id) {
   switch (id) {
     case VIR_DOMAIN_EVENT_ID_LIFECYCLE: return VIR_DOMAIN_EVENT_CALLBACK(OnDomainLifecycle);
@@ -211,6 +217,8 @@ virConnectDomainEventGenericCallback DomainCallback(int id) {
     case VIR_DOMAIN_EVENT_ID_METADATA_CHANGE: return VIR_DOMAIN_EVENT_CALLBACK(OnDomainMetadataChange);
     case VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD: return VIR_DOMAIN_EVENT_CALLBACK(OnDomainBlockThreshold);
     case VIR_DOMAIN_EVENT_ID_MEMORY_FAILURE: return VIR_DOMAIN_EVENT_CALLBACK(OnDomainMemoryFailure);
+    case VIR_DOMAIN_EVENT_ID_TUNABLE:
+    case VIR_DOMAIN_EVENT_ID_JOB_COMPLETED: return VIR_DOMAIN_EVENT_CALLBACK(OnDomainParams);
     case VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE:
       return VIR_DOMAIN_EVENT_CALLBACK(OnDomainMemoryDeviceSizeChange);
     default: return nullptr;

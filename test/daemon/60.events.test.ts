@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connect, LibvirtError, type Connection, type DomainDeviceEvent, type DomainLifecycleEvent } from 'virtkit';
+import { connect, DomainJobOperation, LibvirtError, type Connection, type DomainDeviceEvent, type DomainLifecycleEvent } from 'virtkit';
 import { daemonUri, repoRoot, testEnv, type IscsiTarget } from '../helpers';
 
 const target = daemonUri();
@@ -143,6 +143,25 @@ if ('skip' in target) {
     await dom.eventsReady();
     await dom.undefine();
     t.equal((await undefinedEv).detailName, 'removed');
+  });
+
+  t.test('job-completed carries the save job\'s statistics as typed parameters', async (t) => {
+    const conn = await connect(uri, { events: true });
+    t.teardown(() => conn.close());
+    const name = `vk-ev-job-${randomUUID().slice(0, 8)}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-job-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const dom = await conn.createDomain(`<domain type='${type}'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+      <os><type arch='x86_64'>hvm</type></os><devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>`);
+    t.teardown(() => dom.destroy().catch(() => undefined));
+    const done = next<{ domain: { name: string }; params: Record<string, unknown> }>(dom, 'job-completed', () => true);
+    await dom.eventsReady();
+    await dom.save(path.join(dir, 'guest.save'));
+    const e = await done;
+    t.equal(e.domain.name, name);
+    t.equal(e.params.operation, DomainJobOperation.VIR_DOMAIN_JOB_OPERATION_SAVE, 'the job was the save');
+    t.type(e.params.time_elapsed, 'number');
+    t.ok((e.params.memory_total as number) >= 64 * 1024 * 1024, `memory_total covers the guest's 64 MiB (${e.params.memory_total})`);
   });
 
   t.test('libvirtd killed under a running guest: closed (eof), pending calls reject with typed errors', async (t) => {

@@ -228,3 +228,36 @@ t.test('an events() iterator waiting for its next event keeps the process alive'
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout.trim(), 'vk-ev-alive defined');
 });
+
+t.test('events in a worker thread; a worker terminated with live subscriptions takes nothing down', async (t) => {
+  const { Worker } = await import('node:worker_threads');
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    const { connect } = require(${JSON.stringify(`${repoRoot}/dist/lib/index.js`)});
+    (async () => {
+      const conn = await connect('test:///default');
+      conn.on('domain-lifecycle', (e) => parentPort.postMessage(e.domain.name + ' ' + e.eventName));
+      await conn.eventsReady();
+      setInterval(() => {}, 1000); // listeners alone do not keep a thread alive
+      parentPort.postMessage('ready');
+    })();`;
+  const worker = new Worker(code, { eval: true });
+  const messages: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: string) => (m === 'ready' ? resolve() : messages.push(m)));
+    worker.on('error', reject);
+  });
+  await ready;
+  const conn = await connect('test:///default');
+  t.teardown(() => conn.close());
+  const dom = await conn.defineDomain(domXml('vk-ev-worker'));
+  const deadline = Date.now() + 5000;
+  while (!messages.includes('vk-ev-worker defined') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.ok(messages.includes('vk-ev-worker defined'), 'the worker heard the main thread define a domain');
+  await worker.terminate();
+  // The worker's registration may outlive it inside libvirt; its events are dropped.
+  const after = collect<DomainLifecycleEvent>(conn, 'domain-lifecycle', 1);
+  await conn.eventsReady();
+  await dom.undefine();
+  t.equal((await after)[0].eventName, 'undefined', 'events still reach the main thread');
+});

@@ -416,18 +416,23 @@ export const DOMAIN_EVENT_SPECS: Record<Exclude<keyof DomainEvents, 'error'>, Ev
   })),
 };
 
-/** @internal */
-export const POOL_EVENT_SPECS: Record<Exclude<keyof StoragePoolEvents, 'error'>, EventSpec> = {
-  lifecycle: {
-    family: 'pool',
-    id: StoragePoolEventID.VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE,
-    convert: (raw, hub): StoragePoolLifecycleEvent => ({
-      pool: hub.wrap.pool(raw.pool) as StoragePool,
+/** The `lifecycle` spec of a pool or secret: its object, and the event named from `names`. */
+function objectLifecycle<K extends 'pool' | 'secret'>(family: K, id: number, names: Record<number, string>, prefix: string): EventSpec {
+  return {
+    family,
+    id,
+    convert: (raw, hub) => ({
+      [family]: hub.wrap[family](raw[family]),
       event: num(raw.event),
-      eventName: shortName(StoragePoolEventLifecycleType, num(raw.event), 'VIR_STORAGE_POOL_EVENT_'),
+      eventName: shortName(names, num(raw.event), prefix),
       detail: num(raw.detail),
     }),
-  },
+  };
+}
+
+/** @internal */
+export const POOL_EVENT_SPECS: Record<Exclude<keyof StoragePoolEvents, 'error'>, EventSpec> = {
+  lifecycle: objectLifecycle('pool', StoragePoolEventID.VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE, StoragePoolEventLifecycleType, 'VIR_STORAGE_POOL_EVENT_'),
   refresh: {
     family: 'pool',
     id: StoragePoolEventID.VIR_STORAGE_POOL_EVENT_ID_REFRESH,
@@ -437,16 +442,7 @@ export const POOL_EVENT_SPECS: Record<Exclude<keyof StoragePoolEvents, 'error'>,
 
 /** @internal */
 export const SECRET_EVENT_SPECS: Record<Exclude<keyof SecretEvents, 'error'>, EventSpec> = {
-  lifecycle: {
-    family: 'secret',
-    id: SecretEventID.VIR_SECRET_EVENT_ID_LIFECYCLE,
-    convert: (raw, hub): SecretLifecycleEvent => ({
-      secret: hub.wrap.secret(raw.secret) as Secret,
-      event: num(raw.event),
-      eventName: shortName(SecretEventLifecycleType, num(raw.event), 'VIR_SECRET_EVENT_'),
-      detail: num(raw.detail),
-    }),
-  },
+  lifecycle: objectLifecycle('secret', SecretEventID.VIR_SECRET_EVENT_ID_LIFECYCLE, SecretEventLifecycleType, 'VIR_SECRET_EVENT_'),
   'value-changed': {
     family: 'secret',
     id: SecretEventID.VIR_SECRET_EVENT_ID_VALUE_CHANGED,

@@ -140,6 +140,13 @@ export async function connect(uri?: string | null, options?: ConnectOptions): Pr
   return conn;
 }
 
+// A Connection dropped without close(): its handle's finalizer would close the libvirt
+// connection, but an event registration (the anchor stays after the last listener) holds a
+// libvirt reference that keeps it open. Give the registrations up, then close.
+const dropped = new FinalizationRegistry<EventHub>((hub) => {
+  if (!hub.idle) void hub.shutdown().then(() => hub.closeHandle()).catch(() => undefined);
+});
+
 /**
  * An open libvirt connection. Every method that talks to libvirt runs off the main thread
  * and returns a Promise; after {@link close} they reject with a `LibvirtError`
@@ -167,6 +174,7 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
     });
     super(CONNECTION_EVENT_SPECS, hub, null);
     this.#hub = hub;
+    dropped.register(this, hub, this);
     this.#native = handle;
     this.uri = uri;
     this.readOnly = readOnly;
@@ -196,8 +204,9 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
     if (this.#native.isClosed()) return;
     // A registered event callback holds a reference that would keep the connection open:
     // give them up first. Without any, the handle closes at once (later calls reject).
-    if (!this.#hub.idle) await this.#hub.releaseAll();
+    if (!this.#hub.idle || this.#hub.iterators.size > 0) await this.#hub.shutdown();
     await settle(this.#native.close(), 'Connection.close');
+    dropped.unregister(this);
     if (!this.#hub.closeReported) {
       this.#hub.closeReported = true;
       this.emit('closed', closedEvent(ConnectCloseReason.VIR_CONNECT_CLOSE_REASON_CLIENT));

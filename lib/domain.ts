@@ -16,6 +16,9 @@ import { settle } from './errors';
 import { DOMAIN_EVENT_SPECS, type DomainEvents } from './events';
 import type { NativeDomain } from './native';
 
+/** `VIR_DOMAIN_MEMORY_PARAM_UNLIMITED`: the memory parameter value (KiB) meaning no limit. */
+export const MEMORY_PARAM_UNLIMITED = 2 ** 53 - 1;
+
 /** `virDomainGetState`. */
 export interface DomainStateInfo {
   state: DomainState;
@@ -726,7 +729,7 @@ export class Domain extends LibvirtEmitter<DomainEvents> {
   }
 
   /** `virDomainGetMemoryParameters`: `hard_limit`, `soft_limit`, `swap_hard_limit` (KiB;
-   * 2^53 and above mean unlimited) (`DomainModificationImpact`). */
+   * {@link MEMORY_PARAM_UNLIMITED}, 2^53 - 1, means unlimited) (`DomainModificationImpact`). */
   async memoryParameters(flags?: number): Promise<TypedParams> {
     return settle(this.#native.getMemoryParameters(stringOkay(flags)), 'Domain.memoryParameters');
   }

@@ -67,7 +67,7 @@ class Channel {
   constructor(
     readonly hub: EventHub,
     readonly spec: EventSpec,
-    readonly object: NativeHandle | null,
+    public object: NativeHandle | null,
     readonly key: string,
   ) {
     routes.set(this.id, (raw) => {
@@ -130,6 +130,10 @@ export class EventHub {
   #anchor: Promise<number | null> | null = null;
   /** Set once a `closed` event has been delivered. */
   closeReported = false;
+  /** Set when close() starts: no new registration from then on. */
+  #closing = false;
+  /** The events() iterators over this connection's objects, ended when it closes. */
+  readonly iterators = new Set<{ return?(): Promise<unknown> }>();
 
   constructor(
     private readonly conn: NativeConnect,
@@ -150,6 +154,8 @@ export class EventHub {
     if (!channel) {
       channel = new Channel(this, spec, object, key);
       this.#channels.set(key, channel);
+    } else if (object) {
+      channel.object = object;  // a later registration uses a handle that is surely alive
     }
     return channel.subscribe(deliver);
   }
@@ -162,11 +168,33 @@ export class EventHub {
   /** Gives up every subscription (before the connection closes: a registered callback
    * holds a reference that would keep it open). */
   async releaseAll(): Promise<void> {
-    await Promise.all([...this.#channels.values()].map((c) => c.releaseAll()));
-    const anchor = this.#anchor;
-    this.#anchor = null;
-    const callbackId = anchor && (await anchor);
-    if (callbackId !== null && callbackId !== undefined) await this._deregister(CONTROL_ERROR, callbackId).catch(() => undefined);
+    // Until nothing is left: a registration may finish while the others are given up.
+    while (!this.idle) {
+      await Promise.all([...this.#channels.values()].map((c) => c.releaseAll()));
+      const anchor = this.#anchor;
+      this.#anchor = null;
+      const callbackId = anchor && (await anchor);
+      if (callbackId !== null && callbackId !== undefined) await this._deregister(CONTROL_ERROR, callbackId).catch(() => undefined);
+    }
+  }
+
+  /** The connection is closing (or gone): refuses new registrations, gives up the existing
+   * ones and ends every events() iterator. */
+  async shutdown(): Promise<void> {
+    this.#closing = true;
+    this.endIterators();
+    await this.releaseAll();
+  }
+
+  /** Closes the native connection handle (for a Connection collected without close()). */
+  closeHandle(): Promise<void> {
+    return this.conn.close();
+  }
+
+  /** Ends every events() iterator (their queued events are still read first). */
+  endIterators(): void {
+    for (const it of [...this.iterators]) void it.return?.().catch(() => undefined);
+    this.iterators.clear();
   }
 
   /** @internal */
@@ -176,7 +204,12 @@ export class EventHub {
   }
 
   /** @internal */
-  async _register(spec: EventSpec, object: NativeHandle | null, channel: number): Promise<number> {
+  async _register(spec: EventSpec, object: NativeHandle | null, channel: number): Promise<number | null> {
+    if (this.#closing || this.conn.isClosed()) {
+      // A `closed` listener added while closing hears the close() itself: nothing to register.
+      if (spec.family === 'close') return null;
+      throw new LibvirtError({ code: ErrorNumber.VIR_ERR_INVALID_CONN, domain: ErrorDomain.VIR_FROM_EVENT, level: 2, message: 'the connection is closed' });
+    }
     if (!native.eventLoopRunning() || !this.eventLoopAtOpen) {
       // In-process drivers (test:///) start their event timers when a callback registers;
       // a daemon connection must have been opened with the loop running to hear anything.
@@ -225,6 +258,7 @@ export class EventHub {
         case 'secret':
           return await c.secretEventDeregisterAny(callbackId);
         case 'close':
+          if (this.closeReported) return;  // libvirt dropped the callback when it called it
           return await c.unregisterCloseCallback();
       }
     } catch (err) {
@@ -348,12 +382,14 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
   events<K extends keyof T & string>(name: K, options?: EventIteratorOptions): AsyncIterableIterator<T[K][0]> {
     if (typeof name !== 'string' || !Object.hasOwn(this.#specs, name)) throw new TypeError(`unknown event ${String(name)}; one of ${Object.keys(this.#specs).join(', ')}`);
     const it = eventsOn(this as unknown as EventEmitter, name, options);
+    const hub = this.#hub;
     const iterator: AsyncIterableIterator<T[K][0]> = {
       async next() {
         const r = await held(it.next());
         return r.done ? { done: true, value: undefined } : { done: false, value: (r.value as unknown[])[0] as T[K][0] };
       },
       async return() {
+        hub?.iterators.delete(iterator);
         await it.return?.();
         return { done: true, value: undefined };
       },
@@ -361,6 +397,7 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
         return iterator;
       },
     };
+    hub?.iterators.add(iterator);
     return iterator;
   }
 }
@@ -374,7 +411,7 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
   for (const m of ['on', 'addListener', 'prependListener']) {
     const original = base[m]!;
     proto[m] = function (this: LibvirtEmitter<never>, name: string | symbol, listener: unknown) {
-      this._listenerAdding(name);
+      if (typeof listener === 'function') this._listenerAdding(name);  // else EventEmitter throws
       return original.call(this, name, listener);
     };
   }

@@ -468,6 +468,9 @@ export const CONNECTION_EVENT_SPECS: Record<string, EventSpec> = {
     id: 0,
     convert: (raw, hub) => {
       hub.closeReported = true;
+      // The connection is dead: no event can follow. Iterators end once they have read
+      // what is queued (this event included).
+      queueMicrotask(() => hub.endIterators());
       return closedEvent(num(raw.reason));
     },
   },

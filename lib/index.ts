@@ -10,7 +10,7 @@ export { StorageVolume } from './storage-volume';
 export { VolumeReadable, VolumeWritable } from './stream';
 export type { TransferHole, TransferOptions, TransferProgress } from './stream';
 export type { StorageVolumeInfo, StorageVolumeListing } from './storage-volume';
-export { Domain } from './domain';
+export { Domain, MEMORY_PARAM_UNLIMITED } from './domain';
 export type { DomainInfo, DomainStateInfo } from './domain';
 export type * from './events';
 export type { EventIteratorOptions } from './emitter';

@@ -658,7 +658,11 @@ Napi::Value Domain::GetCPUStats(const Napi::CallbackInfo& info) {
     if (start < 0) {
       int nparams = virDomainGetCPUStats(d, nullptr, 0, -1, 1, flags);
       if (nparams < 0) ThrowLastError();
-      std::vector<virTypedParameter> params(nparams > 0 ? nparams : 1);
+      if (nparams == 0) {  // nothing to report (libvirt refuses a non-NULL array of 0)
+        out.emplace_back();
+        return out;
+      }
+      std::vector<virTypedParameter> params(nparams);
       int n = virDomainGetCPUStats(d, params.data(), nparams, -1, 1, flags);
       if (n < 0) ThrowLastError();
       out.push_back(CopyTypedParams(params.data(), n));

@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -393,21 +394,37 @@ Napi::Value Connect::SecretEventDeregisterAny(const Napi::CallbackInfo& info) {
   return Call(info, VoidResult(virConnectSecretEventDeregisterAny, ArgCallbackId(info)));
 }
 
+// The close callbacks' registrations, one per connection, owned here rather than through
+// libvirt's freecb: drivers without close notification (the test driver) accept the callback
+// without keeping it and would never free it. Freed on unregistration, or when the same
+// connection address registers again (libvirt has forgotten the old one by then).
+static std::mutex closeMu;
+static std::unordered_map<virConnectPtr, std::unique_ptr<Registration>> closeRegistrations;
+
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectRegisterCloseCallback
-// registerCloseCallback(subscription): one per connection. Drivers without close
-// notification (the test driver) accept it and never call it.
+// registerCloseCallback(subscription): one per connection.
 Napi::Value Connect::RegisterCloseCallback(const Napi::CallbackInfo& info) {
   double subscription = ArgNumberInRange(info, 0, "subscription", 0, 9007199254740991.0);
   auto reg = std::make_unique<Registration>(Registration{SinkOf(info.Env()), subscription});
   return Call(info, [reg = std::move(reg)](virConnectPtr c) mutable {
-    if (virConnectRegisterCloseCallback(c, OnClose, reg.get(), FreeRegistration) < 0) ThrowLastError();
-    reg.release();
+    std::lock_guard<std::mutex> lock(closeMu);
+    if (virConnectRegisterCloseCallback(c, OnClose, reg.get(), nullptr) < 0) ThrowLastError();
+    closeRegistrations[c] = std::move(reg);
   });
 }
 
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectUnregisterCloseCallback
 Napi::Value Connect::UnregisterCloseCallback(const Napi::CallbackInfo& info) {
-  return Call(info, VoidResult(virConnectUnregisterCloseCallback, OnClose));
+  return Call(info, [](virConnectPtr c) {
+    std::unique_ptr<Registration> gone;
+    std::lock_guard<std::mutex> lock(closeMu);
+    if (virConnectUnregisterCloseCallback(c, OnClose) < 0) ThrowLastError();
+    auto it = closeRegistrations.find(c);
+    if (it != closeRegistrations.end()) {
+      gone = std::move(it->second);  // libvirt no longer calls it: freed when this returns
+      closeRegistrations.erase(it);
+    }
+  });
 }
 
 }  // namespace virtkit

@@ -118,7 +118,15 @@ function check(opts: unknown): asserts opts is GuestOptions {
     const disk = d as Record<string, unknown> | null;
     const kinds = disk ? ['path', 'network', 'pool'].filter((k) => disk[k] !== undefined) : [];
     if (kinds.length !== 1) throw new TypeError(`guest.disks[${i}] must have exactly one of path, { pool, volume } or network`);
-    if (kinds[0] === 'pool' && typeof disk!.volume !== 'string') throw new TypeError(`guest.disks[${i}].volume must be a string`);
+    if (kinds[0] === 'pool' && (typeof disk!.pool !== 'string' || typeof disk!.volume !== 'string')) throw new TypeError(`guest.disks[${i}].pool and .volume must be strings`);
+    if (kinds[0] === 'path' && (typeof disk!.path !== 'string' || disk!.path === '')) throw new TypeError(`guest.disks[${i}].path must be a non-empty string`);
+    if (kinds[0] === 'network') {
+      const n = disk!.network as Record<string, unknown> | null;
+      if (typeof n !== 'object' || n === null || typeof n.protocol !== 'string' || typeof n.name !== 'string')
+        throw new TypeError(`guest.disks[${i}].network must be { protocol, name, hosts }`);
+      if (!Array.isArray(n.hosts) || n.hosts.some((h) => typeof h !== 'object' || h === null || typeof (h as { name?: unknown }).name !== 'string'))
+        throw new TypeError(`guest.disks[${i}].network.hosts must be an array of { name, port? }`);
+    }
   }
   if (o.interfaces !== undefined && !Array.isArray(o.interfaces)) throw new TypeError('guest.interfaces must be an array');
 }

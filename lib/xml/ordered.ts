@@ -22,11 +22,28 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   trimValues: false,
   commentPropName: '#comment',
-  processEntities: true,
+  processEntities: false, // decoded below, in one pass, numeric references included
   htmlEntities: false,
 });
 
 type Raw = Record<string, unknown>;
+
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+
+/** Decodes XML's five predefined entities and numeric character references in one pass (so
+ * `&amp;#10;` stays the text `&#10;`); any other entity reference is refused. */
+function decodeEntities(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&([^;&\s]*);?/g, (m, ref: string) => {
+    if (!m.endsWith(';')) throw new SyntaxError("a bare '&' (write &amp;)");
+    if (Object.hasOwn(PREDEFINED, ref)) return PREDEFINED[ref]!;
+    const num = /^#(?:x([0-9a-fA-F]+)|([0-9]+))$/.exec(ref);
+    const cp = num ? parseInt(num[1] ?? num[2]!, num[1] ? 16 : 10) : NaN;
+    if (!Number.isFinite(cp) || cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      throw new SyntaxError(`unknown or invalid entity reference ${m}`);
+    return String.fromCodePoint(cp);
+  });
+}
 
 function convert(raw: Raw[]): XNode[] {
   const out: XNode[] = [];
@@ -34,7 +51,7 @@ function convert(raw: Raw[]): XNode[] {
   const mixed = raw.some((n) => !('#text' in n));
   for (const node of raw) {
     if ('#text' in node) {
-      const text = String(node['#text']);
+      const text = decodeEntities(String(node['#text']));
       if (!(mixed && text.trim() === '')) out.push({ text });
       continue;
     }
@@ -45,7 +62,8 @@ function convert(raw: Raw[]): XNode[] {
     }
     const name = Object.keys(node).find((k) => k !== ':@');
     if (!name || name.startsWith('?')) continue; // the XML declaration
-    const attrs = { ...((node[':@'] as Record<string, string> | undefined) ?? {}) };
+    const attrs: Record<string, string> = {};
+    for (const [k, v] of Object.entries((node[':@'] as Record<string, string> | undefined) ?? {})) attrs[k] = decodeEntities(String(v));
     out.push({ name, attrs, children: convert(node[name] as Raw[]) });
   }
   return out;
@@ -144,21 +162,50 @@ export function setAttr(el: XElement, name: string, value: string | undefined): 
 }
 
 const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const escapeAttr = (s: string) => escapeText(s).replace(/"/g, '&quot;');
+// Line breaks and tabs in attribute values as references: a parser turns literal ones into spaces.
+const escapeAttr = (s: string) => escapeText(s).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+
+/** A comment's text made legal: no `--` inside, no `-` at the end. */
+function commentText(c: string): string {
+  let t = c;
+  while (t.includes('--')) t = t.replace(/--/g, '- -');
+  return t.endsWith('-') ? `${t} ` : t;
+}
+
+const XML_NAME = /^[A-Za-z_][\w.:-]*$/;
+
+/** ` name="value"…` of an element; a name that is not an XML name is a TypeError (it would
+ * change the document's structure). */
+function attrText(el: XElement): string {
+  if (!XML_NAME.test(el.name)) throw new TypeError(`not an XML element name: ${JSON.stringify(el.name)}`);
+  return Object.entries(el.attrs)
+    .map(([k, v]) => {
+      if (!XML_NAME.test(k)) throw new TypeError(`not an XML attribute name: ${JSON.stringify(k)}`);
+      return ` ${k}="${escapeAttr(String(v))}"`;
+    })
+    .join('');
+}
+
+function serializeInline(el: XElement): string {
+  const attrs = attrText(el);
+  if (el.children.length === 0) return `<${el.name}${attrs}/>`;
+  const inner = el.children.map((c) => (isElement(c) ? serializeInline(c) : 'text' in c ? escapeText(c.text) : `<!--${commentText(c.comment)}-->`));
+  return `<${el.name}${attrs}>${inner.join('')}</${el.name}>`;
+}
 
 /** Serialises an element tree, two spaces per level, text-only elements on one line. */
 export function serialize(el: XElement, depth = 0): string {
   const pad = '  '.repeat(depth);
-  const attrs = Object.entries(el.attrs)
-    .map(([k, v]) => ` ${k}="${escapeAttr(v)}"`)
-    .join('');
+  const attrs = attrText(el);
   if (el.children.length === 0) return `${pad}<${el.name}${attrs}/>`;
   if (el.children.every((c) => 'text' in c))
     return `${pad}<${el.name}${attrs}>${escapeText(el.children.map((c) => (c as { text: string }).text).join(''))}</${el.name}>`;
+  // Mixed content (text beside elements): written inline, so the text stays exactly as read.
+  if (el.children.some((c) => 'text' in c)) return pad + serializeInline(el);
   const inner = el.children.map((c) => {
     if (isElement(c)) return serialize(c, depth + 1);
     if ('text' in c) return `${pad}  ${escapeText(c.text)}`;
-    return `${pad}  <!--${c.comment.replace(/--/g, '- -')}-->`;
+    return `${pad}  <!--${commentText(c.comment)}-->`;
   });
   return [`${pad}<${el.name}${attrs}>`, ...inner, `${pad}</${el.name}>`].join('\n');
 }

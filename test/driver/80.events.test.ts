@@ -261,3 +261,22 @@ t.test('events in a worker thread; a worker terminated with live subscriptions t
   await dom.undefine();
   t.equal((await after)[0].eventName, 'undefined', 'events still reach the main thread');
 });
+
+t.test('close() ends waiting iterators; subscribing after close is a typed error; a bad listener subscribes nothing', async (t) => {
+  const conn = await connect('test:///default');
+  const it = conn.events('domain-lifecycle');
+  await conn.eventsReady();
+  const pending = it.next();
+  await conn.close();
+  t.same(await pending, { done: true, value: undefined }, 'the waiting next() ends when the connection closes');
+  t.equal(conn.listenerCount('domain-lifecycle'), 0);
+  conn.on('error', () => undefined);
+  conn.on('domain-reboot', () => undefined);
+  const err = await conn.eventsReady().catch((e: unknown) => e);
+  t.equal((err as LibvirtError).codeName, 'VIR_ERR_INVALID_CONN', 'no registration on a closed connection');
+  const other = await connect('test:///default');
+  t.teardown(() => other.close());
+  t.throws(() => other.on('domain-lifecycle', 'not a function' as never), TypeError);
+  t.equal(other.listenerCount('domain-lifecycle'), 0);
+  await other.eventsReady(); // nothing pending: nothing was registered
+});

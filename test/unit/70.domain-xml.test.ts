@@ -352,3 +352,32 @@ t.test('bad input', async (t) => {
   (wd as { kind: string }).kind = 'rng';
   t.throws(() => buildDomainXml(d), TypeError, 'a parsed device cannot change its element');
 });
+
+t.test('character references, mixed content and comments survive a rebuild exactly', async (t) => {
+  const doc = `<domain type='kvm'><name>refs</name><memory>1024</memory><os><type>hvm</type></os><metadata><app:o xmlns:app='http://example.org/app' note='line1&#10;line2&#9;tab'>Jos&#xE9; &amp;#10; <b>bold</b> tail</app:o><!--a--b-c---></metadata></domain>`.replace('<!--a--b-c--->', '<!--a-b-c-->');
+  const def = parseDomainXml(doc);
+  const out = buildDomainXml(def);
+  t.match(out, /note="line1&#10;line2&#9;tab"/, 'line breaks and tabs in attributes stay references');
+  t.match(out, /<app:o [^>]*>José &amp;#10; <b>bold<\/b> tail<\/app:o>/, 'numeric references decoded once, escaped text kept, mixed content inline');
+  const again = parseDomainXml(out);
+  t.same(buildDomainXml(again), out, 'a second rebuild is identical');
+  const meta = String(def.metadata);
+  t.match(meta, /José/);
+  t.throws(() => parseDomainXml('<domain><name>&bogus;</name></domain>'), SyntaxError, 'an unknown entity is refused, never expanded');
+  t.throws(() => parseDomainXml('<domain><name>&#0;</name></domain>'), SyntaxError, 'an invalid character reference is refused');
+  // A comment whose text would not be legal XML is written so that it parses again.
+  const withComment = parseDomainXml("<domain type='test'><name>c</name><!-- x - y --></domain>");
+  (withComment as { name: string }).name = 'c2';
+  t.doesNotThrow(() => parseDomainXml(buildDomainXml(withComment)));
+});
+
+t.test('bad guest options and names that would change the document are TypeErrors', async (t) => {
+  const base = { name: 'x', memory: 1 << 30, vcpus: 1 };
+  t.throws(() => domainDefinition({ ...base, disks: [{ network: { protocol: 'rbd', name: 'p/i' } } as never] }), TypeError, 'network disk without hosts');
+  t.throws(() => domainDefinition({ ...base, disks: [{ path: 5 } as never] }), TypeError, 'non-string path');
+  t.throws(() => domainDefinition({ ...base, disks: [{ pool: 'p' } as never] }), TypeError, 'pool without volume');
+  const def = parseDomainXml("<domain type='test'><name>a</name><memory>1024</memory><os><type>hvm</type></os><devices><disk type='file' device='disk'><source file='/x'/><target dev='vda'/><address type='pci' domain='0' bus='0' slot='5' function='0'/></disk></devices></domain>");
+  const disk = def.devices!.find((d) => d.kind === 'disk') as DomainDisk;
+  (disk.address as Record<string, string>)['x"/><evil a="'] = '1';
+  t.throws(() => buildDomainXml(def), TypeError, 'an attribute name with quotes is refused, never written');
+});

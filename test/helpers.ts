@@ -1,5 +1,7 @@
 /** Shared test helpers: paths, the test environment started by scripts/test.sh, GC. */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -54,4 +56,28 @@ export function forceGc(): void {
   if (g) return g();
   v8.setFlagsFromString('--expose-gc');
   (vm.runInNewContext('gc') as () => void)();
+}
+
+/** Whether libvirt's schema checker (virt-xml-validate, which needs xmllint) is installed. */
+export const canValidateXml = fs.existsSync('/usr/bin/virt-xml-validate') && fs.existsSync('/usr/bin/xmllint');
+
+/** Checks a document against libvirt's RNG schema (`domain`, `storagepool`, `storagevol`,
+ * `secret`…) with virt-xml-validate; the temp file is removed again. */
+export function validateXml(xml: string, schema: string): { status: number | null; stderr: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-xml-'));
+  try {
+    const file = path.join(dir, `${schema}.xml`);
+    fs.writeFileSync(file, xml);
+    const r = spawnSync('virt-xml-validate', [file, schema], { encoding: 'utf8' });
+    return { status: r.status, stderr: r.stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A fresh temp directory, removed when the test `t` ends. */
+export function tempDir(t: { teardown: (fn: () => unknown) => void }, prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

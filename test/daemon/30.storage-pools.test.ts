@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, ConnectListAllStoragePoolsFlags, LibvirtError, StoragePool } from 'virtkit';
-import { daemonUri, testEnv, type IscsiTarget } from '../helpers';
+import { daemonUri, testEnv, type IscsiTarget, tempDir } from '../helpers';
 
 const target = daemonUri();
 const env = testEnv();
@@ -27,7 +27,7 @@ if ('skip' in target) {
   t.test('a dir pool: define, build, start, autostart, refresh, stop, delete, undefine', async (t) => {
     const conn = await connect(uri);
     t.teardown(() => conn.close());
-    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-pool-')), 'images');
+    const dir = path.join(tempDir(t, 'virtkit-pool'), 'images');
     const name = `vk-dir-${randomUUID().slice(0, 8)}`;
     const pool = await conn.defineStoragePool(`<pool type='dir'><name>${name}</name><target><path>${dir}</path></target></pool>`);
     t.ok(pool instanceof StoragePool);
@@ -66,7 +66,7 @@ if ('skip' in target) {
   t.test('a transient pool disappears when stopped', async (t) => {
     const conn = await connect(uri);
     t.teardown(() => conn.close());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-transient-'));
+    const dir = tempDir(t, 'virtkit-transient');
     const name = `vk-tr-${randomUUID().slice(0, 8)}`;
     const pool = await conn.createStoragePool(`<pool type='dir'><name>${name}</name><target><path>${dir}</path></target></pool>`);
     t.equal(await pool.isActive(), true);

@@ -3,12 +3,11 @@
 import t from 'tap';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { connect, Connection, LibvirtError, StorageVolume, StorageVolWipeAlgorithm, VolumeReadable } from 'virtkit';
-import { daemonUri } from '../helpers';
+import { daemonUri, tempDir } from '../helpers';
 
 const target = daemonUri();
 const MiB = 1024 * 1024;
@@ -22,7 +21,7 @@ const volXml = (name: string, bytes: number, format = 'raw') =>
 
 /** A transient dir pool in a fresh temp directory, destroyed when the test ends. */
 async function tempDirPool(t: { teardown: (fn: () => unknown) => void }, conn: Connection, prefix: string) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  const dir = tempDir(t, prefix);
   const pool = await conn.createStoragePool({ type: 'dir', name: `${prefix}-${randomUUID().slice(0, 8)}`, target: { path: dir } });
   t.teardown(() => pool.destroy().catch(() => undefined));
   return { dir, pool };
@@ -178,7 +177,7 @@ if (!('skip' in target)) {
     t.ok(holes.length >= 2, `holes reported (${holes.length})`);
     t.ok(holes.reduce((n, h) => n + h.length, 0) >= 60 * MiB, 'most of the volume came as holes');
 
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-sparse-out-')), 'out.raw');
+    const file = path.join(tempDir(t, 'virtkit-sparse-out'), 'out.raw');
     t.equal(await vol.downloadToFile(file, { sparse: true }), 64 * MiB);
     const st = fs.statSync(file);
     t.equal(st.size, 64 * MiB);
@@ -217,7 +216,7 @@ if (!('skip' in target)) {
     const { dir, pool } = await tempDirPool(t, conn, 'vk-upfile');
     const image = Buffer.alloc(24 * MiB);
     randomBytes(3 * MiB + 7).copy(image, 2 * MiB);
-    const src = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-src-')), 'image.raw');
+    const src = path.join(tempDir(t, 'virtkit-src'), 'image.raw');
     fs.writeFileSync(src, image);
     for (const sparse of [false, true]) {
       const vol = await pool.createVolume({ name: `f-${sparse}.raw`, capacity: 24 * MiB, allocation: 0, target: { format: 'raw' } });

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, DomainJobOperation, LibvirtError, type Connection, type DomainDeviceEvent, type DomainLifecycleEvent } from 'virtkit';
-import { daemonUri, repoRoot, testEnv, type IscsiTarget } from '../helpers';
+import { daemonUri, repoRoot, tempDir, testEnv, type IscsiTarget } from '../helpers';
 
 const target = daemonUri();
 const env = testEnv();
@@ -149,8 +149,7 @@ if ('skip' in target) {
     const conn = await connect(uri, { events: true });
     t.teardown(() => conn.close());
     const name = `vk-ev-job-${randomUUID().slice(0, 8)}`;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-job-'));
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'virtkit-job');
     const dom = await conn.createDomain(`<domain type='${type}'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
       <os><type arch='x86_64'>hvm</type></os><devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>`);
     t.teardown(() => dom.destroy().catch(() => undefined));

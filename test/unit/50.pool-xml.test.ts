@@ -2,22 +2,16 @@
 // valid against libvirt's schema, and what the types do not model survives an edit.
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { buildPoolXml, parsePoolXml, type IscsiDirectPool, type StoragePoolDefinition } from 'virtkit';
-import { fixtures } from '../helpers';
+import { fixtures, canValidateXml, validateXml } from '../helpers';
 
 const dir = path.join(fixtures, 'libvirt-xml', 'storagepool');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.xml')).sort();
 const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
-const canValidate = fs.existsSync('/usr/bin/virt-xml-validate') && fs.existsSync('/usr/bin/xmllint');
+const canValidate = canValidateXml;
 
-function validate(xml: string): { status: number | null; stderr: string } {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-pool-')), 'pool.xml');
-  fs.writeFileSync(file, xml);
-  return spawnSync('virt-xml-validate', [file, 'storagepool'], { encoding: 'utf8' });
-}
+const validate = (xml: string) => validateXml(xml, 'storagepool');
 
 t.test('typed fields of libvirt\'s pool documents', async (t) => {
   t.equal(files.length, 18);

@@ -1,21 +1,15 @@
 // Typed storage volume XML: libvirt's own documents, hand-written definitions, lossless edits.
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { buildVolumeXml, parseVolumeXml } from 'virtkit';
-import { fixtures } from '../helpers';
+import { fixtures, canValidateXml, validateXml } from '../helpers';
 
 const dir = path.join(fixtures, 'libvirt-xml', 'storagevol');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.xml')).sort();
 const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
-const canValidate = fs.existsSync('/usr/bin/virt-xml-validate') && fs.existsSync('/usr/bin/xmllint');
-const validate = (xml: string) => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-vol-')), 'vol.xml');
-  fs.writeFileSync(file, xml);
-  return spawnSync('virt-xml-validate', [file, 'storagevol'], { encoding: 'utf8' });
-};
+const canValidate = canValidateXml;
+const validate = (xml: string) => validateXml(xml, 'storagevol');
 const plain = (o: unknown) => JSON.parse(JSON.stringify(o));
 
 t.test("typed fields of libvirt's volume documents", async (t) => {

@@ -3,12 +3,10 @@
 // documents say, edits change only what they touch, and bad input is refused clearly.
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { buildDomainXml, DEVICE_SOURCE, DOMAIN_SOURCE, domainDefinition, parseDomainXml, type DomainDefinition, type DomainDisk, type DomainInterface } from 'virtkit';
 import { parseOrdered, serialize } from '../../lib/xml/ordered';
-import { fixtures } from '../helpers';
+import { fixtures, canValidateXml, validateXml } from '../helpers';
 
 const dir = path.join(fixtures, 'libvirt-xml', 'domain');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.xml')).sort();
@@ -16,12 +14,8 @@ const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
 const plain = (o: unknown) => JSON.parse(JSON.stringify(o));
 /** The ordered tree, serialised: elements, attributes, text and comments in order. */
 const tree = (xml: string) => serialize(parseOrdered(xml, 'test'));
-const canValidate = fs.existsSync('/usr/bin/virt-xml-validate') && fs.existsSync('/usr/bin/xmllint');
-const validate = (xml: string) => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-dom-')), 'domain.xml');
-  fs.writeFileSync(file, xml);
-  return spawnSync('virt-xml-validate', [file, 'domain'], { encoding: 'utf8' });
-};
+const canValidate = canValidateXml;
+const validate = (xml: string) => validateXml(xml, 'domain');
 const disks = (d: DomainDefinition) => (d.devices ?? []).filter((x): x is DomainDisk => x.kind === 'disk');
 const ifaces = (d: DomainDefinition) => (d.devices ?? []).filter((x): x is DomainInterface => x.kind === 'interface');
 

@@ -434,9 +434,15 @@ std::vector<int> CpuMapToList(const unsigned char* map, int maplen, int hostCpus
 
 // The number of host CPUs a CPU map covers (the node's CPU count).
 int HostCpus(virDomainPtr d) {
+  // virNodeGetCPUMap counts every host CPU, online or not (the cpumaps' real width);
+  // VIR_NODEINFO_MAXCPUS is only an estimate from the topology. Fall back to it for drivers
+  // without the call.
+  int n = virNodeGetCPUMap(virDomainGetConnect(d), nullptr, nullptr, 0);
+  if (n > 0) return n;
+  virResetLastError();
   virNodeInfo node;
   if (virNodeGetInfo(virDomainGetConnect(d), &node) < 0) ThrowLastError();
-  int n = int(VIR_NODEINFO_MAXCPUS(node));
+  n = int(VIR_NODEINFO_MAXCPUS(node));
   return n > 0 ? n : 1;
 }
 

@@ -13,6 +13,7 @@
  * (lib/events.ts).
  */
 import { EventEmitter, on as eventsOn } from 'node:events';
+import { isMainThread } from 'node:worker_threads';
 import { DomainEventID, ErrorDomain, ErrorNumber } from './constants';
 import { LibvirtError, settle } from './errors';
 import { native, type NativeConnect, type NativeHandle } from './native';
@@ -39,7 +40,7 @@ export const _eventProbe: { raw: ((raw: RawEvent) => void) | null } = { raw: nul
 native.setEventDispatcher((channel: number, raw: RawEvent) => {
   _eventProbe.raw?.(raw);
   routes.get(channel)?.(raw);  // absent: the channel was given up; drop the event
-});
+}, !isMainThread);  // a worker's registrations are undone natively when it goes
 
 /** What a listener-side subscription gets: when it is live, and how to give it up. */
 export interface Subscription {

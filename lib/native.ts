@@ -272,7 +272,7 @@ export interface NativeBinding {
   startEventLoop(): void;
   eventLoopRunning(): boolean;
   holdEvents(hold: boolean): void;
-  setEventDispatcher(dispatch: (subscription: number, event: Record<string, unknown>) => void): void;
+  setEventDispatcher(dispatch: (subscription: number, event: Record<string, unknown>) => void, isWorker: boolean): void;
 }
 
 export const native = bindings('virtkit') as NativeBinding;

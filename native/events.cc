@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -36,16 +37,83 @@ void DiscardRecord(EventRecord* record) {
   ReleaseOffThread([owned]() mutable { owned.reset(); });
 }
 
+enum class Family { kDomain, kPool, kSecret, kClose };
+
+void OnClose(virConnectPtr, int reason, void* o);
+void ForgetCloseRegistration(virConnectPtr c);
+
+// Undoes one registration (on a pool thread); errors are dropped: the connection may be dead.
+void Deregister(virConnectPtr c, Family f, int callbackId) {
+  switch (f) {
+    case Family::kDomain: virConnectDomainEventDeregisterAny(c, callbackId); break;
+    case Family::kPool: virConnectStoragePoolEventDeregisterAny(c, callbackId); break;
+    case Family::kSecret: virConnectSecretEventDeregisterAny(c, callbackId); break;
+    case Family::kClose:
+      if (virConnectUnregisterCloseCallback(c, OnClose) == 0) ForgetCloseRegistration(c);
+      break;
+  }
+  virResetLastError();
+}
+
+// A registration libvirt holds for this environment (and the connection it holds open).
+struct LiveRegistration {
+  Hold<ConnectTraits> conn;
+  Family family;
+  int callbackId;
+};
+
 // Per environment: the thread-safe function, or null before setEventDispatcher and after the
-// environment's teardown. Shared with every registration of that environment.
+// environment's teardown; and, for a worker thread, its live registrations, undone when the
+// worker goes (else each would keep its connection open for the life of the process).
+// Shared with every registration of that environment.
 struct EventSink {
   std::mutex mu;
   napi_threadsafe_function tsfn = nullptr;
+  std::vector<LiveRegistration> live;
+  bool gone = false;  // the environment was torn down
 
   void Post(EventRecord* record) {
     std::lock_guard<std::mutex> lock(mu);
     if (tsfn && napi_call_threadsafe_function(tsfn, record, napi_tsfn_nonblocking) == napi_ok) return;
     DiscardRecord(record);  // the environment is gone or going: nobody listens
+  }
+
+  // After a registration succeeded (pool thread). One that lands after the teardown is
+  // undone at once.
+  void Track(virConnectPtr c, Family f, int callbackId) {
+    std::unique_lock<std::mutex> lock(mu);
+    if (gone) {
+      lock.unlock();
+      Deregister(c, f, callbackId);
+      return;
+    }
+    live.push_back({Hold<ConnectTraits>::Take(c), f, callbackId});
+  }
+
+  // After a deregistration succeeded (pool thread).
+  void Untrack(virConnectPtr c, Family f, int callbackId) {
+    std::vector<LiveRegistration> dropped;  // released after the lock
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto it = live.begin(); it != live.end(); ++it)
+      if (it->conn.get() == c && it->family == f && it->callbackId == callbackId) {
+        dropped.push_back(std::move(*it));
+        live.erase(it);
+        break;
+      }
+  }
+
+  // The worker's environment is going: undo what it left registered, off its thread.
+  void Teardown() {
+    std::vector<LiveRegistration> all;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      gone = true;
+      all = std::move(live);
+    }
+    for (auto& l : all) {
+      auto owned = std::make_shared<LiveRegistration>(std::move(l));
+      RunOffThread([owned] { Deregister(owned->conn.get(), owned->family, owned->callbackId); });
+    }
   }
 };
 
@@ -286,6 +354,26 @@ RegisterArgs<T, Callback> ReadRegisterArgs(const Napi::CallbackInfo& info, Callb
   return {id, cb, std::move(object), std::move(reg)};
 }
 
+// The result of an *EventRegisterAny call made with a's registration: on success libvirt owns
+// the registration (freed through FreeRegistration) and the sink tracks it.
+template <typename Args>
+int Registered(virConnectPtr c, Family family, Args& a, int callbackId) {
+  if (callbackId < 0) ThrowLastError();
+  auto sink = a.reg->sink;
+  a.reg.release();
+  sink->Track(c, family, callbackId);
+  return callbackId;
+}
+
+// After a deregistration: forgets it either way (a failure means a dead connection, which
+// has nothing left to undo), then throws the failure, read before anything else runs.
+void Untracked(const std::shared_ptr<EventSink>& sink, virConnectPtr c, Family family, int callbackId, int result) {
+  std::optional<Failure> failure;
+  if (result < 0) failure = Failure::FromLastError();
+  sink->Untrack(c, family, callbackId);
+  if (failure) throw CallFailed(std::move(*failure));
+}
+
 // The libvirt callback id from an *EventDeregisterAny argument.
 int ArgCallbackId(const Napi::CallbackInfo& info) { return ArgInt(info, 0, "callbackId"); }
 
@@ -317,6 +405,20 @@ Napi::Value SetEventDispatcher(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "virtkit: cannot create the event thread-safe function");
   }
   napi_unref_threadsafe_function(env, sink->tsfn);  // events never keep the process alive
+  // setEventDispatcher(fn, isWorker): a worker thread's registrations are undone when it
+  // goes. (Not at the main thread's exit: nothing is left to serve, and the pool should not
+  // be starting libvirt calls while the process ends.)
+  if (info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value()) {
+    auto* hookShare = new std::shared_ptr<EventSink>(sink);
+    napi_add_env_cleanup_hook(
+        env,
+        [](void* arg) {
+          auto* share = static_cast<std::shared_ptr<EventSink>*>(arg);
+          (*share)->Teardown();
+          delete share;
+        },
+        hookShare);
+  }
   return env.Undefined();
 }
 
@@ -341,65 +443,81 @@ Napi::Value Connect::DomainEventRegisterAny(const Napi::CallbackInfo& info) {
   if (info.Length() > 2 && info[2].IsNumber() && info[2].As<Napi::Number>().DoubleValue() == 0) {
     // Subscription 0: the connection's anchor (see EventHub in lib/emitter.ts), a callback
     // of its own that delivers nothing, for an event that is rare.
-    return Call(info, [](virConnectPtr c) {
+    auto sink = SinkOf(info.Env());
+    return Call(info, [sink](virConnectPtr c) {
       int id = virConnectDomainEventRegisterAny(c, nullptr, VIR_DOMAIN_EVENT_ID_CONTROL_ERROR,
                                                 VIR_DOMAIN_EVENT_CALLBACK(OnAnchor), nullptr, nullptr);
       if (id < 0) ThrowLastError();
+      sink->Track(c, Family::kDomain, id);
       return id;
     });
   }
   auto a = ReadRegisterArgs<DomainTraits>(info, DomainCallback);
   return Call(info, [a = std::move(a)](virConnectPtr c) mutable {
-    int id = virConnectDomainEventRegisterAny(c, a.object.get(), a.id, a.cb, a.reg.get(), FreeRegistration);
-    if (id < 0) ThrowLastError();
-    a.reg.release();  // libvirt owns it now and frees it through FreeRegistration
-    return id;
+    return Registered(c, Family::kDomain, a, virConnectDomainEventRegisterAny(c, a.object.get(), a.id, a.cb, a.reg.get(), FreeRegistration));
   });
 }
 
 // https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventDeregisterAny
 Napi::Value Connect::DomainEventDeregisterAny(const Napi::CallbackInfo& info) {
-  return Call(info, VoidResult(virConnectDomainEventDeregisterAny, ArgCallbackId(info)));
+  int id = ArgCallbackId(info);
+  auto sink = SinkOf(info.Env());
+  return Call(info, [id, sink](virConnectPtr c) {
+    Untracked(sink, c, Family::kDomain, id, virConnectDomainEventDeregisterAny(c, id));
+  });
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectStoragePoolEventRegisterAny
 Napi::Value Connect::StoragePoolEventRegisterAny(const Napi::CallbackInfo& info) {
   auto a = ReadRegisterArgs<StoragePoolTraits>(info, PoolCallback);
   return Call(info, [a = std::move(a)](virConnectPtr c) mutable {
-    int id = virConnectStoragePoolEventRegisterAny(c, a.object.get(), a.id, a.cb, a.reg.get(), FreeRegistration);
-    if (id < 0) ThrowLastError();
-    a.reg.release();
-    return id;
+    return Registered(c, Family::kPool, a, virConnectStoragePoolEventRegisterAny(c, a.object.get(), a.id, a.cb, a.reg.get(), FreeRegistration));
   });
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectStoragePoolEventDeregisterAny
 Napi::Value Connect::StoragePoolEventDeregisterAny(const Napi::CallbackInfo& info) {
-  return Call(info, VoidResult(virConnectStoragePoolEventDeregisterAny, ArgCallbackId(info)));
+  int id = ArgCallbackId(info);
+  auto sink = SinkOf(info.Env());
+  return Call(info, [id, sink](virConnectPtr c) {
+    Untracked(sink, c, Family::kPool, id, virConnectStoragePoolEventDeregisterAny(c, id));
+  });
 }
 
 // https://libvirt.org/html/libvirt-libvirt-secret.html#virConnectSecretEventRegisterAny
 Napi::Value Connect::SecretEventRegisterAny(const Napi::CallbackInfo& info) {
   auto a = ReadRegisterArgs<SecretTraits>(info, SecretCallback);
   return Call(info, [a = std::move(a)](virConnectPtr c) mutable {
-    int id = virConnectSecretEventRegisterAny(c, a.object.get(), a.id, a.cb, a.reg.get(), FreeRegistration);
-    if (id < 0) ThrowLastError();
-    a.reg.release();
-    return id;
+    return Registered(c, Family::kSecret, a, virConnectSecretEventRegisterAny(c, a.object.get(), a.id, a.cb, a.reg.get(), FreeRegistration));
   });
 }
 
 // https://libvirt.org/html/libvirt-libvirt-secret.html#virConnectSecretEventDeregisterAny
 Napi::Value Connect::SecretEventDeregisterAny(const Napi::CallbackInfo& info) {
-  return Call(info, VoidResult(virConnectSecretEventDeregisterAny, ArgCallbackId(info)));
+  int id = ArgCallbackId(info);
+  auto sink = SinkOf(info.Env());
+  return Call(info, [id, sink](virConnectPtr c) {
+    Untracked(sink, c, Family::kSecret, id, virConnectSecretEventDeregisterAny(c, id));
+  });
 }
 
 // The close callbacks' registrations, one per connection, owned here rather than through
 // libvirt's freecb: drivers without close notification (the test driver) accept the callback
 // without keeping it and would never free it. Freed on unregistration, or when the same
 // connection address registers again (libvirt has forgotten the old one by then).
-static std::mutex closeMu;
-static std::unordered_map<virConnectPtr, std::unique_ptr<Registration>> closeRegistrations;
+namespace {
+std::mutex closeMu;
+std::unordered_map<virConnectPtr, std::unique_ptr<Registration>> closeRegistrations;
+
+void ForgetCloseRegistration(virConnectPtr c) {
+  std::unique_ptr<Registration> gone;  // freed after the lock
+  std::lock_guard<std::mutex> lock(closeMu);
+  auto it = closeRegistrations.find(c);
+  if (it == closeRegistrations.end()) return;
+  gone = std::move(it->second);
+  closeRegistrations.erase(it);
+}
+}  // namespace
 
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectRegisterCloseCallback
 // registerCloseCallback(subscription): one per connection.
@@ -407,23 +525,23 @@ Napi::Value Connect::RegisterCloseCallback(const Napi::CallbackInfo& info) {
   double subscription = ArgNumberInRange(info, 0, "subscription", 0, 9007199254740991.0);
   auto reg = std::make_unique<Registration>(Registration{SinkOf(info.Env()), subscription});
   return Call(info, [reg = std::move(reg)](virConnectPtr c) mutable {
-    std::lock_guard<std::mutex> lock(closeMu);
-    if (virConnectRegisterCloseCallback(c, OnClose, reg.get(), nullptr) < 0) ThrowLastError();
-    closeRegistrations[c] = std::move(reg);
+    auto sink = reg->sink;
+    {
+      std::lock_guard<std::mutex> lock(closeMu);
+      if (virConnectRegisterCloseCallback(c, OnClose, reg.get(), nullptr) < 0) ThrowLastError();
+      closeRegistrations[c] = std::move(reg);
+    }
+    sink->Track(c, Family::kClose, 0);
   });
 }
 
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectUnregisterCloseCallback
 Napi::Value Connect::UnregisterCloseCallback(const Napi::CallbackInfo& info) {
-  return Call(info, [](virConnectPtr c) {
-    std::unique_ptr<Registration> gone;
-    std::lock_guard<std::mutex> lock(closeMu);
-    if (virConnectUnregisterCloseCallback(c, OnClose) < 0) ThrowLastError();
-    auto it = closeRegistrations.find(c);
-    if (it != closeRegistrations.end()) {
-      gone = std::move(it->second);  // libvirt no longer calls it: freed when this returns
-      closeRegistrations.erase(it);
-    }
+  auto sink = SinkOf(info.Env());
+  return Call(info, [sink](virConnectPtr c) {
+    int r = virConnectUnregisterCloseCallback(c, OnClose);
+    if (r == 0) ForgetCloseRegistration(c);  // libvirt no longer calls it
+    Untracked(sink, c, Family::kClose, 0, r);
   });
 }
 

@@ -163,6 +163,37 @@ if ('skip' in target) {
     t.ok((e.params.memory_total as number) >= 64 * 1024 * 1024, `memory_total covers the guest's 64 MiB (${e.params.memory_total})`);
   });
 
+  t.test("a worker thread terminated with live subscriptions: its daemon connection closes", { skip: fs.existsSync('/usr/bin/virt-admin') ? false : 'virt-admin (libvirt-clients) missing: cannot count the daemon\'s clients' }, async (t) => {
+    const { Worker } = await import('node:worker_threads');
+    const state = path.dirname(path.dirname(path.dirname(new URL(uri.replace(/^qemu\+unix:/, 'file:')).searchParams.get('socket')!)));
+    const clients = () => execFileSync('/usr/bin/virt-admin', ['-c', `libvirtd:///system?socket=${state}/libvirt/run/libvirt-admin-sock`, 'srv-clients-list', 'libvirtd'], { encoding: 'utf8' })
+      .split('\n').filter((l) => /^\s*\d+\s/.test(l)).length;
+    const before = clients();
+    const worker = new Worker(`
+      const { parentPort } = require('node:worker_threads');
+      const { connect } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'lib', 'index.js'))});
+      (async () => {
+        const conn = await connect(${JSON.stringify(uri)}, { events: true });
+        conn.on('domain-lifecycle', () => {});
+        conn.on('closed', () => {});
+        await conn.eventsReady();
+        setInterval(() => {}, 1000);
+        parentPort.postMessage('ready');
+      })();`, { eval: true });
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    t.equal(clients(), before + 1, "the worker's connection is a client of the daemon");
+    await worker.terminate();
+    let after = clients();
+    for (let i = 0; i < 100 && after > before; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = clients();
+    }
+    t.equal(after, before, 'its registrations were undone and the connection closed');
+  });
+
   t.test('libvirtd killed under a running guest: closed (eof), pending calls reject with typed errors', async (t) => {
     // A libvirtd of its own (no tgtd), so the rest of the suite keeps its daemon.
     const state = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-killenv-'));

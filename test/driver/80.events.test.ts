@@ -10,7 +10,7 @@ const domXml = (name: string) => `<domain type='test'><name>${name}</name><memor
 const poolXml = (name: string) => `<pool type='dir'><name>${name}</name><target><path>/vk-events/${name}</path></target></pool>`;
 
 /** Resolves with the next `n` events of `name` on `emitter`, or rejects after `ms`. */
-function collect<E>(emitter: { on(n: string, l: (e: E) => void): unknown; off(n: string, l: (e: E) => void): unknown }, name: string, n: number, ms = 5000): Promise<E[]> {
+function collect<E>(emitter: { on(n: string, l: (e: E) => void): unknown; off(n: string, l: (e: E) => void): unknown }, name: string, n: number, ms = 5000, match: (e: E) => boolean = () => true): Promise<E[]> {
   return new Promise((resolve, reject) => {
     const got: E[] = [];
     const timer = setTimeout(() => {
@@ -18,6 +18,7 @@ function collect<E>(emitter: { on(n: string, l: (e: E) => void): unknown; off(n:
       reject(new Error(`timed out after ${ms} ms waiting for ${n} ${name} events; got ${got.length}`));
     }, ms);
     const listener = (e: E) => {
+      if (!match(e)) return; // another test's events may still be on their way
       got.push(e);
       if (got.length === n) {
         clearTimeout(timer);
@@ -34,7 +35,7 @@ const summary = (e: DomainLifecycleEvent) => `${e.domain.name} ${e.eventName}/${
 t.test('connection-wide domain lifecycle events: define, start, stop, undefine', async (t) => {
   const conn = await connect('test:///default');
   t.teardown(() => conn.close());
-  const events = collect<DomainLifecycleEvent>(conn, 'domain-lifecycle', 4);
+  const events = collect<DomainLifecycleEvent>(conn, 'domain-lifecycle', 4, 5000, (e) => e.domain.name === 'vk-ev-life');
   await conn.eventsReady();
   const dom = await conn.defineDomain(domXml('vk-ev-life'));
   await dom.start();
@@ -69,7 +70,7 @@ t.test("a domain's own listener hears only that domain; suspend and resume have 
 t.test('storage pool events: lifecycle and refresh', async (t) => {
   const conn = await connect('test:///default');
   t.teardown(() => conn.close());
-  const lifecycle = collect<{ pool: StoragePool; eventName: string; detail: number }>(conn, 'pool-lifecycle', 4);
+  const lifecycle = collect<{ pool: StoragePool; eventName: string; detail: number }>(conn, 'pool-lifecycle', 4, 5000, (e) => e.pool.name === 'vk-ev-pool');
   await conn.eventsReady();
   const pool = await conn.defineStoragePool(poolXml('vk-ev-pool'));
   const refresh = collect<{ pool: StoragePool }>(pool, 'refresh', 1);
@@ -115,11 +116,17 @@ t.test('no event reaches a listener after off(), even in the middle of a burst',
   await conn.eventsReady();
   const doms = await Promise.all(names.map((n) => conn.defineDomain(domXml(n))));
   await Promise.all(doms.map((d) => d.undefine()));
-  // Another subscription, added after the first was given up, proves later events still flow.
-  const after = collect<DomainLifecycleEvent>(conn, 'domain-lifecycle', 1);
+  // Another subscription, added after the first was given up, proves later events still flow
+  // (it may also hear the tail of the burst, still on its way when it subscribed).
+  const heard: string[] = [];
+  const afterListener = (e: DomainLifecycleEvent) => heard.push(`${e.domain.name} ${e.eventName}`);
+  conn.on('domain-lifecycle', afterListener);
   await conn.eventsReady();
   await (await conn.defineDomain(domXml('vk-ev-after'))).undefine();
-  t.equal((await after)[0].domain.name, 'vk-ev-after');
+  const deadline = Date.now() + 5000;
+  while (!heard.includes('vk-ev-after undefined') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  conn.off('domain-lifecycle', afterListener);
+  t.ok(heard.includes('vk-ev-after defined') && heard.includes('vk-ev-after undefined'), 'the new listener hears the later domain');
   t.equal(calls, 1, 'the removed listener was called exactly once');
 });
 
@@ -172,7 +179,7 @@ t.test("close() gives up every subscription and emits 'closed' with reason clien
 t.test('events on another connection of the same driver', async (t) => {
   const [watcher, actor]: Connection[] = await Promise.all([connect('test:///default'), connect('test:///default')]);
   t.teardown(() => Promise.all([watcher.close(), actor.close()]));
-  const events = collect<DomainLifecycleEvent>(watcher, 'domain-lifecycle', 1);
+  const events = collect<DomainLifecycleEvent>(watcher, 'domain-lifecycle', 1, 5000, (e) => e.domain.name === 'vk-ev-other');
   await watcher.eventsReady();
   await (await actor.defineDomain(domXml('vk-ev-other'))).undefine();
   t.equal((await events)[0].domain.name, 'vk-ev-other', 'test:///default is one driver instance per process');
@@ -256,7 +263,7 @@ t.test('events in a worker thread; a worker terminated with live subscriptions t
   t.ok(messages.includes('vk-ev-worker defined'), 'the worker heard the main thread define a domain');
   await worker.terminate();
   // The worker's registration may outlive it inside libvirt; its events are dropped.
-  const after = collect<DomainLifecycleEvent>(conn, 'domain-lifecycle', 1);
+  const after = collect<DomainLifecycleEvent>(conn, 'domain-lifecycle', 1, 5000, (e) => e.domain.name === 'vk-ev-worker');
   await conn.eventsReady();
   await dom.undefine();
   t.equal((await after)[0].eventName, 'undefined', 'events still reach the main thread');

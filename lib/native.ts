@@ -4,6 +4,7 @@
  */
 import bindings = require('bindings');
 import { LibvirtError } from './errors';
+import { IscsiError } from './iscsi/errors';
 
 export interface NativeNodeInfo {
   model: string;
@@ -318,7 +319,7 @@ export interface NativeBinding {
   eventLoopRunning(): boolean;
   holdEvents(hold: boolean): void;
   setEventDispatcher(dispatch: (subscription: number, event: Record<string, unknown>) => void): void;
-  iscsiSetErrorClass(cls: new (info: never) => Error): void;
+  iscsiSetErrorClass(cls: typeof IscsiError): void;
   iscsiDiscover(
     portal: string,
     initiatorIqn: string,
@@ -342,3 +343,4 @@ export interface NativeBinding {
 
 export const native = bindings('virtkit') as NativeBinding;
 native.setErrorClass(LibvirtError);
+native.iscsiSetErrorClass(IscsiError);

@@ -35,6 +35,7 @@ export type { SecretDefinition, SecretUsage, SecretUsageName } from './xml/secre
 export { LibvirtError } from './errors';
 export type { LibvirtErrorInfo } from './errors';
 export { decodeVersion, formatVersion } from './version';
+export * as iscsi from './iscsi';
 export { IscsiError } from './iscsi/errors';
 export type { IscsiErrorInfo, IscsiErrorKind } from './iscsi/errors';
 export type { Version } from './version';

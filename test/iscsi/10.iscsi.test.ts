@@ -3,12 +3,13 @@
 // closed sessions, many sessions at once. Portal parsing, argument checks, a portal that never
 // answers and a refused connection need no tgtd and always run.
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { inspect } from 'node:util';
 import { iscsi, IscsiError } from 'virtkit';
-import { testEnv, type IscsiTarget } from '../helpers';
+import { forceGc, testEnv, type IscsiTarget } from '../helpers';
 
 const env = testEnv();
 const tgt = env && !('skipped' in env.iscsi) ? env.iscsi : null;
@@ -294,6 +295,33 @@ if (!tgt) {
       t.equal(err.kind, 'closed');
     }
     await s.close();
+  });
+
+  t.test('connect({ lun }) checks that LUN first', async (t) => {
+    const s = await connectChap({ lun: 2 });
+    await s.close();
+    const err = await rejection(connectChap({ lun: 9 }));
+    t.equal(err.kind, 'scsi');
+    t.equal(err.ascqName, 'LOGICAL_UNIT_NOT_SUPPORTED');
+  });
+
+  t.test('a session dropped without close() is logged out by the garbage collector', async (t) => {
+    const iqn = initiator();
+    /** Whether tgtd lists a session (I_T nexus) of our initiator. */
+    const loggedIn = () =>
+      execFileSync('tgtadm', ['-C', String(tgt.controlPort), '--lld', 'iscsi', '--mode', 'target', '--op', 'show'], { encoding: 'utf8' })
+        .includes(`Initiator: ${iqn} `);
+    await (async () => {
+      const s = await iscsi.connect({ portal, target: open.iqn, initiatorIqn: iqn });
+      await s.reportLuns();
+    })();
+    t.ok(loggedIn(), 'tgtd sees the session');
+    // Wait (bounded) for the finalizer's logout on the call pool to reach tgtd.
+    for (let i = 0; i < 200 && loggedIn(); i++) {
+      forceGc();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    t.notOk(loggedIn(), 'tgtd no longer sees it');
   });
 
   t.test('100 sessions opened at once all work and all close', async (t) => {

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/random.h>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -316,6 +316,11 @@ std::unique_ptr<Context> Login(LoginOptions& opt) {
     if (opt.mutualUser && opt.mutualPassword &&
         iscsi_set_target_username_pwd(ctx, opt.mutualUser->c_str(), opt.mutualPassword->c_str()) != 0)
       Fail("protocol", "connect", Str(iscsi_get_error(ctx)));
+    // A random ISID of our own (libiscsi's comes from rand(), reseeded process-wide by every
+    // iscsi_create_context): two sessions of one initiator name with the same ISID would make
+    // the target drop the older one (session reinstatement).
+    uint32_t isid[2] = {0, 0};
+    if (getrandom(isid, sizeof isid, 0) == sizeof isid) iscsi_set_isid_random(ctx, isid[0] & 0xffffff, isid[1] & 0xffff);
     // libiscsi's own PDU timeout (whole seconds) is a backstop behind our deadline.
     iscsi_set_timeout(ctx, int(opt.timeoutMs / 1000) + 2);
     // A dropped connection fails the calls in flight instead of reconnecting behind our back.
@@ -666,14 +671,11 @@ Napi::Function IscsiSession::Init(Napi::Env env) {
 }
 
 Napi::Object IscsiSession::Wrap(Napi::Env env, std::shared_ptr<IscsiSessionState> state) {
-  auto* box = new std::shared_ptr<IscsiSessionState>(std::move(state));
-  try {
-    return AddonData::Get(env)->iscsiSessionClass.New(
-        {Napi::External<int>::New(env, &kNativeConstructToken), Napi::External<void>::New(env, box)});
-  } catch (...) {
-    delete box;  // the constructor did not take it; the state frees its context off-thread
-    throw;
-  }
+  // The constructor copies the state out of the box; the box goes either way. If no wrap is
+  // made, the state dies here and frees its context off the JS thread.
+  std::unique_ptr<std::shared_ptr<IscsiSessionState>> box(new std::shared_ptr<IscsiSessionState>(std::move(state)));
+  return AddonData::Get(env)->iscsiSessionClass.New(
+      {Napi::External<int>::New(env, &kNativeConstructToken), Napi::External<void>::New(env, box.get())});
 }
 
 IscsiSession::IscsiSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IscsiSession>(info) {
@@ -681,9 +683,7 @@ IscsiSession::IscsiSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Is
   if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsExternal() ||
       info[0].As<Napi::External<int>>().Data() != &kNativeConstructToken)
     throw Napi::TypeError::New(env, "Illegal constructor: IscsiSession objects are created by virtkit only");
-  auto* box = static_cast<std::shared_ptr<IscsiSessionState>*>(info[1].As<Napi::External<void>>().Data());
-  state_ = std::move(*box);
-  delete box;
+  state_ = *static_cast<std::shared_ptr<IscsiSessionState>*>(info[1].As<Napi::External<void>>().Data());
   napi_type_tag_object(env, info.This(), &IscsiSessionTraits::kTag);
 }
 

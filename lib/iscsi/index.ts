@@ -11,6 +11,8 @@ export { discover } from './discovery';
 export type { DiscoveredTarget, DiscoverOptions, TargetPortal } from './discovery';
 export { connect, IscsiSession, MAX_TRANSFER_BYTES } from './session';
 export type { ConnectOptions, DesignatorType, DeviceIdentifier, LunCapacity, LunInquiry, LunSummary, LunVpd } from './session';
+export { LunReadable } from './stream';
+export type { LunReadOptions } from './stream';
 export { IscsiError } from './errors';
 export type { IscsiErrorInfo, IscsiErrorKind } from './errors';
 export { DEFAULT_ISCSI_PORT, DEFAULT_TIMEOUT_MS, HEADER_DIGESTS, parsePortal } from './args';

@@ -14,6 +14,7 @@ import {
   type HeaderDigest,
 } from './args';
 import { closedError, IscsiError } from './errors';
+import { checkLunReadOptions, LunReadable, type LunReadOptions } from './stream';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -315,6 +316,17 @@ export class IscsiSession {
       throw new RangeError(`data must be a whole number of ${blockSize}-byte blocks (got ${data.byteLength} bytes)`);
     }
     return this.#run('IscsiSession.write', (n) => n.write16(lun, lba, data, blockSize));
+  }
+
+  /**
+   * A Node `Readable` over the LUN's bytes (READ(16) in `chunkSize` pieces, default 1 MiB), for
+   * copying an image out: `pipeline(session.readStream(1), fs.createWriteStream('lun1.img'))`.
+   * Options are checked here (TypeError/RangeError); offset and length against the LUN's
+   * capacity when the stream starts (the stream errors with a RangeError).
+   */
+  readStream(lun: number, options?: LunReadOptions): LunReadable {
+    lunArg(lun);
+    return new LunReadable(this, lun, checkLunReadOptions(options));
   }
 
   /**

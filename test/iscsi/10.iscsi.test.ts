@@ -4,9 +4,11 @@
 // answers and a refused connection need no tgtd and always run.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import { iscsi, IscsiError } from 'virtkit';
 import { forceGc, testEnv, type IscsiTarget } from '../helpers';
@@ -295,6 +297,45 @@ if (!tgt) {
       t.equal(err.kind, 'closed');
     }
     await s.close();
+  });
+
+  t.test('readStream: a whole LUN and a part of it, equal to the backing file', async (t) => {
+    const lun = chap.luns[1] as (typeof chap.luns)[number];
+    const s = await connectChap();
+    t.teardown(() => s.close());
+    await s.write(lun.lun, 100, randomBytes(8192)); // something that is not zeroes
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const file = fs.readFileSync(lun.path);
+    const drain = async (stream: NodeJS.ReadableStream) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      await pipeline(stream, new Writable({
+        write(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          done();
+        },
+      }));
+      return { bytes, sha: hash.digest('hex') };
+    };
+    const whole = s.readStream(lun.lun, { chunkSize: 3 * 1024 * 1024 + 100 }); // rounded down to whole blocks
+    t.same(await drain(whole), { bytes: lun.sizeBytes, sha: sha(file) }, 'every byte of the LUN');
+    t.equal(whole.bytes, lun.sizeBytes);
+    t.equal(whole.capacity?.bytes, lun.sizeBytes);
+    const part = await drain(s.readStream(lun.lun, { offset: 51200, length: 40960, chunkSize: 4096 }));
+    t.same(part, { bytes: 40960, sha: sha(file.subarray(51200, 51200 + 40960)) }, 'offset and length');
+    t.throws(() => s.readStream(lun.lun, { chunkSize: 0 }), RangeError);
+    t.throws(() => s.readStream(lun.lun, { offset: '1' as never }), TypeError);
+    await t.rejects(drain(s.readStream(lun.lun, { offset: 100 })), RangeError, 'not a whole block');
+    await t.rejects(drain(s.readStream(lun.lun, { offset: lun.sizeBytes, length: 512 })), RangeError, 'past the end');
+    const ac = new AbortController();
+    const aborted = s.readStream(lun.lun, { chunkSize: 65536, signal: ac.signal });
+    aborted.once('data', () => ac.abort());
+    await t.rejects(drain(aborted), { name: 'AbortError' }, 'an AbortSignal stops it');
+    t.equal((await s.read(lun.lun, 0, 1)).length, 512, 'the session still works');
+    await s.close();
+    const closed = await rejection(drain(s.readStream(lun.lun)));
+    t.equal(closed.kind, 'closed', 'a stream on a closed session errors with closed');
   });
 
   t.test('connect({ lun }) checks that LUN first', async (t) => {

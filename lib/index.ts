@@ -1,5 +1,5 @@
 /**
- * virtkit: typed, non-blocking libvirt (and, soon, iSCSI) for Node.js.
+ * virtkit: typed, non-blocking libvirt and iSCSI (`iscsi`) for Node.js.
  * Everything public is exported from here.
  */
 export { connect, Connection, DEFAULT_URI, eventLoopRunning, startEventLoop } from './connection';
@@ -35,6 +35,9 @@ export type { SecretDefinition, SecretUsage, SecretUsageName } from './xml/secre
 export { LibvirtError } from './errors';
 export type { LibvirtErrorInfo } from './errors';
 export { decodeVersion, formatVersion } from './version';
+export * as iscsi from './iscsi';
+export { IscsiError } from './iscsi/errors';
+export type { IscsiErrorInfo, IscsiErrorKind } from './iscsi/errors';
 export type { Version } from './version';
 export { parseCapabilitiesXml } from './xml/capabilities';
 export type * from './xml/capabilities';

@@ -4,6 +4,7 @@
  */
 import bindings = require('bindings');
 import { LibvirtError } from './errors';
+import { IscsiError } from './iscsi/errors';
 
 export interface NativeNodeInfo {
   model: string;
@@ -260,6 +261,51 @@ export interface NativeConnect {
   domainXMLToNative(nativeFormat: string, domainXml: string, flags: number): Promise<string>;
 }
 
+/** A logged-in libiscsi session (native/iscsi.cc). LUNs are libiscsi's 16-bit LUN numbers. */
+export interface NativeIscsiSession {
+  reportLuns(): Promise<number[]>;
+  inquiry(lun: number): Promise<NativeIscsiInquiry>;
+  inquirySerial(lun: number): Promise<string>;
+  inquiryDeviceId(lun: number): Promise<NativeIscsiDesignator[]>;
+  readCapacity16(lun: number): Promise<NativeIscsiCapacity>;
+  readCapacity10(lun: number): Promise<NativeIscsiCapacity>;
+  testUnitReady(lun: number): Promise<void>;
+  read16(lun: number, lba: number, blocks: number, blockSize: number): Promise<Buffer>;
+  write16(lun: number, lba: number, data: Uint8Array, blockSize: number): Promise<void>;
+  logout(): Promise<void>;
+  isClosed(): boolean;
+}
+
+export interface NativeIscsiInquiry {
+  qualifier: number;
+  deviceType: number;
+  deviceTypeName: string;
+  removable: boolean;
+  version: number;
+  vendor: string;
+  product: string;
+  revision: string;
+}
+
+export interface NativeIscsiDesignator {
+  type: number;
+  typeName: string;
+  codeSet: number;
+  association: number;
+  associationName: string;
+  protocolIdentifier: number;
+  piv: boolean;
+  value: Buffer;
+}
+
+export interface NativeIscsiCapacity {
+  returnedLba: number;
+  blockLength: number;
+  lbpme?: boolean;
+  lbprz?: boolean;
+  lbppbe?: number;
+}
+
 export interface NativeBinding {
   setErrorClass(cls: typeof LibvirtError): void;
   getVersion(): number;
@@ -273,7 +319,28 @@ export interface NativeBinding {
   eventLoopRunning(): boolean;
   holdEvents(hold: boolean): void;
   setEventDispatcher(dispatch: (subscription: number, event: Record<string, unknown>) => void, isWorker: boolean): void;
+  iscsiSetErrorClass(cls: typeof IscsiError): void;
+  iscsiDiscover(
+    portal: string,
+    initiatorIqn: string,
+    chapUser: string | null,
+    chapPassword: string | null,
+    timeoutMs: number,
+    headerDigest: number,
+  ): Promise<Array<{ target: string; portals: string[] }>>;
+  iscsiConnect(
+    portal: string,
+    target: string,
+    initiatorIqn: string,
+    chapUser: string | null,
+    chapPassword: string | null,
+    mutualUser: string | null,
+    mutualPassword: string | null,
+    timeoutMs: number,
+    headerDigest: number,
+  ): Promise<NativeIscsiSession>;
 }
 
 export const native = bindings('virtkit') as NativeBinding;
 native.setErrorClass(LibvirtError);
+native.iscsiSetErrorClass(IscsiError);

@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "event_loop.h"
 #include "events.h"
+#include "iscsi.h"
 #include "worker.h"
 
 namespace virtkit {
@@ -70,6 +71,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setEventDispatcher", Napi::Function::New(env, SetEventDispatcher, "setEventDispatcher"));
   exports.Set("eventLoopRunning", Napi::Function::New(env, EventLoopRunning, "eventLoopRunning"));
   exports.Set("Connect", connect);
+  InitIscsi(env, exports);
   return exports;
 }
 

@@ -17,6 +17,9 @@ struct AddonData {
   Napi::FunctionReference streamClass;
   Napi::FunctionReference domainSnapshotClass;
   Napi::FunctionReference domainCheckpointClass;
+  // iSCSI (native/iscsi.cc): lib/iscsi/errors.ts IscsiError, set at start-up, and the session wrap.
+  Napi::FunctionReference iscsiError;
+  Napi::FunctionReference iscsiSessionClass;
   // Delivery of finished calls to this environment (native/worker.cc).
   std::shared_ptr<void> dispatcher;
   // Delivery of libvirt events to this environment (native/events.cc).

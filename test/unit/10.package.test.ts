@@ -3,7 +3,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { repoRoot } from '../helpers';
 
-const expected = ['connect', 'Connection', 'LibvirtError', 'ErrorNumber', 'ErrorDomain', 'ConnectFlags', 'libvirtVersion', 'parseCapabilitiesXml'];
+const expected = ['connect', 'Connection', 'LibvirtError', 'ErrorNumber', 'ErrorDomain', 'ConnectFlags', 'libvirtVersion', 'parseCapabilitiesXml', 'iscsi', 'IscsiError'];
 
 function run(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8' });
@@ -11,7 +11,7 @@ function run(args: string[]): string {
 
 t.test('require("virtkit")', async (t) => {
   const out = run(['-e', `const v = require('virtkit'); console.log(JSON.stringify(${JSON.stringify(expected)}.map((n) => typeof v[n])))`]);
-  t.same(JSON.parse(out), ['function', 'function', 'function', 'object', 'object', 'object', 'function', 'function']);
+  t.same(JSON.parse(out), ['function', 'function', 'function', 'object', 'object', 'object', 'function', 'function', 'object', 'function']);
 });
 
 t.test('import from "virtkit"', async (t) => {
@@ -24,7 +24,7 @@ t.test('import from "virtkit"', async (t) => {
      console.log(JSON.stringify({ names: ${JSON.stringify(expected)}.map((n) => typeof v[n]), type, typed: e instanceof LibvirtError, same: def.connect === connect }))`,
   ]);
   t.same(JSON.parse(out), {
-    names: ['function', 'function', 'function', 'object', 'object', 'object', 'function', 'function'],
+    names: ['function', 'function', 'function', 'object', 'object', 'object', 'function', 'function', 'object', 'function'],
     type: 'TEST',
     typed: true,
     same: true,

@@ -1,0 +1,63 @@
+// tgtd killed while 32 reads are in flight on a session: every read settles (the ones that
+// had not finished reject with a typed IscsiError), the process lives, close() still works,
+// and a session to a tgtd started afterwards works. Uses a tgtd of its own (the shared one
+// serves the other tiers): `scripts/testenv.js start` with VIRTKIT_TESTENV_SKIP=libvirt.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { iscsi, IscsiError } from 'virtkit';
+import { repoRoot, type IscsiTarget } from '../helpers';
+
+const SCRIPT = path.join(repoRoot, 'scripts', 'testenv.js');
+const skip = fs.existsSync('/usr/sbin/tgtd') && process.getuid?.() === 0 ? false : 'needs tgtd (Debian package tgt) and root';
+
+interface TgtEnv {
+  iscsi: { portal: string; pid: number; targets: IscsiTarget[] } | { skipped: string };
+}
+
+/** A private tgtd (no libvirtd); stopped and removed when the test ends. */
+function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { portal: string; pid: number; target: IscsiTarget } {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-tgtkill-'));
+  t.teardown(() => execFileSync(process.execPath, [SCRIPT, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 }));
+  execFileSync(process.execPath, [SCRIPT, 'start', '--state', state], { stdio: 'ignore', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'libvirt' } });
+  const env = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as TgtEnv;
+  if ('skipped' in env.iscsi) throw new Error(`tgtd did not start: ${env.iscsi.skipped}`);
+  const target = env.iscsi.targets.find((x) => x.chap && x.luns.length > 0)!;
+  return { portal: env.iscsi.portal, pid: env.iscsi.pid, target };
+}
+
+const initiator = () => `iqn.2026-11.org.virtkit.test:killed-${randomUUID().slice(0, 8)}`;
+
+t.test('tgtd killed under 32 reads in flight', { skip }, async (t) => {
+  const first = privateTgtd(t);
+  const lun = first.target.luns[0]!;
+  const session = await iscsi.connect({ portal: first.portal, target: first.target.iqn, initiatorIqn: initiator(), chap: first.target.chap!, timeoutMs: 5000 });
+  const blocks = 2048; // 1 MiB per read: long enough in total that the kill lands mid-flight
+  const reads = Array.from({ length: 32 }, (_, i) => session.read(lun.lun, (i * blocks) % (lun.sizeBytes / 512 - blocks), blocks));
+  process.kill(first.pid, 'SIGKILL');
+  const settled = await Promise.allSettled(reads);
+  const rejected = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const done = settled.length - rejected.length;
+  t.equal(settled.length, 32, 'every read settled');
+  t.ok(rejected.length > 0, `the kill landed mid-flight (${done} reads had finished, ${rejected.length} rejected)`);
+  for (const r of rejected) {
+    t.ok(r.reason instanceof IscsiError, 'a typed IscsiError');
+    t.ok(['connect', 'timeout', 'closed', 'protocol'].includes((r.reason as IscsiError).kind), `kind ${(r.reason as IscsiError).kind}`);
+  }
+  const fulfilled = settled.filter((r): r is PromiseFulfilledResult<Buffer> => r.status === 'fulfilled');
+  t.ok(fulfilled.every((r) => r.value.length === blocks * 512), 'the reads that finished carry whole data');
+  await session.close().catch(() => undefined); // the target is gone: logging out may fail, never crash
+  await session.close().catch(() => undefined); // idempotent
+  const after = await session.readCapacity(lun.lun).then(() => null, (e: unknown) => e);
+  t.ok(after instanceof IscsiError && after.kind === 'closed', 'a closed session rejects with kind closed');
+
+  // A tgtd started afterwards: a new session works.
+  const second = privateTgtd(t);
+  const fresh = await iscsi.connect({ portal: second.portal, target: second.target.iqn, initiatorIqn: initiator(), chap: second.target.chap!, timeoutMs: 5000 });
+  const cap = await fresh.readCapacity(second.target.luns[0]!.lun);
+  t.equal(cap.bytes, second.target.luns[0]!.sizeBytes, 'a new session reads the LUN capacity');
+  await fresh.close();
+});

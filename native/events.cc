@@ -42,17 +42,25 @@ enum class Family { kDomain, kPool, kSecret, kClose };
 void OnClose(virConnectPtr, int reason, void* o);
 void ForgetCloseRegistration(virConnectPtr c);
 
-// Undoes one registration (on a pool thread); errors are dropped: the connection may be dead.
-void Deregister(virConnectPtr c, Family f, int callbackId) {
+// Undoes one registration (on a pool thread); libvirt's result (negative: failed, with the
+// thread's last error set).
+int Deregister(virConnectPtr c, Family f, int callbackId) {
   switch (f) {
-    case Family::kDomain: virConnectDomainEventDeregisterAny(c, callbackId); break;
-    case Family::kPool: virConnectStoragePoolEventDeregisterAny(c, callbackId); break;
-    case Family::kSecret: virConnectSecretEventDeregisterAny(c, callbackId); break;
-    case Family::kClose:
-      if (virConnectUnregisterCloseCallback(c, OnClose) == 0) ForgetCloseRegistration(c);
-      break;
+    case Family::kDomain: return virConnectDomainEventDeregisterAny(c, callbackId);
+    case Family::kPool: return virConnectStoragePoolEventDeregisterAny(c, callbackId);
+    case Family::kSecret: return virConnectSecretEventDeregisterAny(c, callbackId);
+    case Family::kClose: {
+      int r = virConnectUnregisterCloseCallback(c, OnClose);
+      if (r == 0) ForgetCloseRegistration(c);  // libvirt no longer calls it
+      return r;
+    }
   }
-  virResetLastError();
+  return -1;
+}
+
+// The same, where a failure only means a dead connection with nothing left to undo.
+void DeregisterQuietly(virConnectPtr c, Family f, int callbackId) {
+  if (Deregister(c, f, callbackId) < 0) virResetLastError();
 }
 
 // A registration libvirt holds for this environment (and the connection it holds open).
@@ -84,7 +92,7 @@ struct EventSink {
     std::unique_lock<std::mutex> lock(mu);
     if (gone) {
       lock.unlock();
-      Deregister(c, f, callbackId);
+      DeregisterQuietly(c, f, callbackId);
       return;
     }
     live.push_back({Hold<ConnectTraits>::Take(c), f, callbackId});
@@ -112,7 +120,7 @@ struct EventSink {
     }
     for (auto& l : all) {
       auto owned = std::make_shared<LiveRegistration>(std::move(l));
-      RunOffThread([owned] { Deregister(owned->conn.get(), owned->family, owned->callbackId); });
+      RunOffThread([owned] { DeregisterQuietly(owned->conn.get(), owned->family, owned->callbackId); });
     }
   }
 };
@@ -374,6 +382,15 @@ void Untracked(const std::shared_ptr<EventSink>& sink, virConnectPtr c, Family f
   if (failure) throw CallFailed(std::move(*failure));
 }
 
+// A worker lambda for an *EventDeregisterAny (or the close callback's unregistration):
+// undoes the registration with callback id `callbackId` and untracks it.
+auto DeregisterJob(const Napi::CallbackInfo& info, Family family, int callbackId) {
+  auto sink = SinkOf(info.Env());
+  return [sink, family, callbackId](virConnectPtr c) {
+    Untracked(sink, c, family, callbackId, Deregister(c, family, callbackId));
+  };
+}
+
 // The libvirt callback id from an *EventDeregisterAny argument.
 int ArgCallbackId(const Napi::CallbackInfo& info) { return ArgInt(info, 0, "callbackId"); }
 
@@ -460,11 +477,7 @@ Napi::Value Connect::DomainEventRegisterAny(const Napi::CallbackInfo& info) {
 
 // https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventDeregisterAny
 Napi::Value Connect::DomainEventDeregisterAny(const Napi::CallbackInfo& info) {
-  int id = ArgCallbackId(info);
-  auto sink = SinkOf(info.Env());
-  return Call(info, [id, sink](virConnectPtr c) {
-    Untracked(sink, c, Family::kDomain, id, virConnectDomainEventDeregisterAny(c, id));
-  });
+  return Call(info, DeregisterJob(info, Family::kDomain, ArgCallbackId(info)));
 }
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectStoragePoolEventRegisterAny
@@ -477,11 +490,7 @@ Napi::Value Connect::StoragePoolEventRegisterAny(const Napi::CallbackInfo& info)
 
 // https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectStoragePoolEventDeregisterAny
 Napi::Value Connect::StoragePoolEventDeregisterAny(const Napi::CallbackInfo& info) {
-  int id = ArgCallbackId(info);
-  auto sink = SinkOf(info.Env());
-  return Call(info, [id, sink](virConnectPtr c) {
-    Untracked(sink, c, Family::kPool, id, virConnectStoragePoolEventDeregisterAny(c, id));
-  });
+  return Call(info, DeregisterJob(info, Family::kPool, ArgCallbackId(info)));
 }
 
 // https://libvirt.org/html/libvirt-libvirt-secret.html#virConnectSecretEventRegisterAny
@@ -494,11 +503,7 @@ Napi::Value Connect::SecretEventRegisterAny(const Napi::CallbackInfo& info) {
 
 // https://libvirt.org/html/libvirt-libvirt-secret.html#virConnectSecretEventDeregisterAny
 Napi::Value Connect::SecretEventDeregisterAny(const Napi::CallbackInfo& info) {
-  int id = ArgCallbackId(info);
-  auto sink = SinkOf(info.Env());
-  return Call(info, [id, sink](virConnectPtr c) {
-    Untracked(sink, c, Family::kSecret, id, virConnectSecretEventDeregisterAny(c, id));
-  });
+  return Call(info, DeregisterJob(info, Family::kSecret, ArgCallbackId(info)));
 }
 
 // The close callbacks' registrations, one per connection, owned here rather than through
@@ -537,12 +542,7 @@ Napi::Value Connect::RegisterCloseCallback(const Napi::CallbackInfo& info) {
 
 // https://libvirt.org/html/libvirt-libvirt-host.html#virConnectUnregisterCloseCallback
 Napi::Value Connect::UnregisterCloseCallback(const Napi::CallbackInfo& info) {
-  auto sink = SinkOf(info.Env());
-  return Call(info, [sink](virConnectPtr c) {
-    int r = virConnectUnregisterCloseCallback(c, OnClose);
-    if (r == 0) ForgetCloseRegistration(c);  // libvirt no longer calls it
-    Untracked(sink, c, Family::kClose, 0, r);
-  });
+  return Call(info, DeregisterJob(info, Family::kClose, 0));
 }
 
 }  // namespace virtkit

@@ -90,58 +90,23 @@ void Scrub(std::string& s, const SecretString* secret) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the promise job: like worker.h's FnJob, but failures become IscsiErrors
+// the promise job: worker.h's FnJob, with failures that become IscsiErrors
 
-template <typename Fn>
-class IscsiJob final : public Job {
-  using Raw = std::invoke_result_t<Fn&>;
-  using Result = std::conditional_t<std::is_void_v<Raw>, std::monostate, Raw>;
-
- public:
-  explicit IscsiJob(Fn&& fn) : fn_(std::move(fn)) {}
-
-  void Run() override {
-    try {
-      Fn fn = std::move(*fn_);  // whatever it holds (secrets, the session) goes on this thread
-      fn_.reset();
-      if constexpr (std::is_void_v<Raw>) {
-        fn();
-        result_.emplace();
-      } else {
-        result_.emplace(fn());
-      }
-    } catch (IscsiFailed& e) {
-      failure_.emplace(std::move(e.failure));
-    } catch (std::exception& e) {
-      IscsiFailure f;
-      f.kind = "protocol";
-      f.message = e.what();
-      failure_.emplace(std::move(f));
-    }
+struct IscsiFailures {
+  using Failure = IscsiFailure;
+  using Thrown = IscsiFailed;
+  static Failure FromException(const std::exception& e) {
+    IscsiFailure f;
+    f.kind = "protocol";
+    f.message = e.what();
+    return f;
   }
-
-  void Settle(Napi::Env env, napi_deferred deferred) override {
-    try {
-      if (failure_) return RejectDeferred(env, deferred, MakeIscsiError(env, *failure_));
-      ResolveDeferred(env, deferred, ToJs(env, std::move(*result_)));
-    } catch (const Napi::Error& e) {
-      napi_value pending;
-      napi_get_and_clear_last_exception(env, &pending);
-      Napi::Value reason = e.Value();
-      if (reason.IsEmpty()) reason = Napi::Error::New(env, failure_ ? failure_->message : "virtkit: result conversion failed").Value();
-      RejectDeferred(env, deferred, reason);
-    }
-  }
-
- private:
-  std::optional<Fn> fn_;
-  std::optional<Result> result_;
-  std::optional<IscsiFailure> failure_;
+  static Napi::Value Make(Napi::Env env, const Failure& f) { return MakeIscsiError(env, f); }
 };
 
 template <typename Fn>
 Napi::Promise QueueIscsi(Napi::Env env, Fn fn) {
-  return QueueJob(env, std::make_unique<IscsiJob<Fn>>(std::move(fn)));
+  return Queue<IscsiFailures>(env, std::move(fn));
 }
 
 Napi::Promise RejectedIscsi(Napi::Env env, const char* kind, const char* op, const char* message) {

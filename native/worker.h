@@ -45,7 +45,16 @@ void InitDispatcher(Napi::Env env);
 void ResolveDeferred(Napi::Env env, napi_deferred d, Napi::Value v);
 void RejectDeferred(Napi::Env env, napi_deferred d, Napi::Value v);
 
-template <typename Fn>
+// How a job's failures are caught and become JS errors. libvirt calls throw CallFailed and
+// reject with a LibvirtError; another library (libiscsi, native/iscsi.cc) brings its own.
+struct LibvirtFailures {
+  using Failure = virtkit::Failure;
+  using Thrown = CallFailed;
+  static Failure FromException(const std::exception& e) { return Failure::Local(VIR_ERR_INTERNAL_ERROR, e.what()); }
+  static Napi::Value Make(Napi::Env env, const Failure& f) { return MakeError(env, f); }
+};
+
+template <typename Fn, typename Policy = LibvirtFailures>
 class FnJob final : public Job {
   using Raw = std::invoke_result_t<Fn&>;
   using Result = std::conditional_t<std::is_void_v<Raw>, std::monostate, Raw>;
@@ -65,17 +74,17 @@ class FnJob final : public Job {
       } else {
         result_.emplace(fn());
       }
-    } catch (CallFailed& e) {
+    } catch (typename Policy::Thrown& e) {
       failure_.emplace(std::move(e.failure));
     } catch (std::exception& e) {
-      failure_.emplace(Failure::Local(VIR_ERR_INTERNAL_ERROR, e.what()));
+      failure_.emplace(Policy::FromException(e));
     }
   }
 
   // Throws only when JS cannot run at all; every other failure rejects the promise.
   void Settle(Napi::Env env, napi_deferred deferred) override {
     try {
-      if (failure_) return RejectDeferred(env, deferred, MakeError(env, *failure_));
+      if (failure_) return RejectDeferred(env, deferred, Policy::Make(env, *failure_));
       ResolveDeferred(env, deferred, ToJs(env, std::move(*result_)));
     } catch (const Napi::Error& e) {
       // Converting the result, or building the LibvirtError, failed: reject with that error
@@ -91,13 +100,13 @@ class FnJob final : public Job {
  private:
   std::optional<Fn> fn_;
   std::optional<Result> result_;
-  std::optional<Failure> failure_;
+  std::optional<typename Policy::Failure> failure_;
 };
 
-// Runs fn() off the main thread; returns a promise of ToJs(fn()).
-template <typename Fn>
+// Runs fn() off the main thread; returns a promise of ToJs(fn()). Failures as Policy says.
+template <typename Policy = LibvirtFailures, typename Fn>
 Napi::Promise Queue(Napi::Env env, Fn fn) {
-  return QueueJob(env, std::make_unique<FnJob<Fn>>(std::move(fn)));
+  return QueueJob(env, std::make_unique<FnJob<Fn, Policy>>(std::move(fn)));
 }
 
 }  // namespace virtkit

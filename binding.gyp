@@ -19,7 +19,8 @@
         "native/typed_params.cc",
         "native/domain_snapshot.cc",
         "native/domain_checkpoint.cc",
-        "native/iscsi.cc"
+        "native/iscsi.cc",
+        "native/iscsi_engine.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",

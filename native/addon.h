@@ -24,6 +24,8 @@ struct AddonData {
   std::shared_ptr<void> dispatcher;
   // Delivery of libvirt events to this environment (native/events.cc).
   std::shared_ptr<void> events;
+  // This environment's iSCSI sessions (native/iscsi_engine.cc); freed by its own cleanup hook.
+  void* iscsi = nullptr;
 
   static AddonData* Get(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 };

@@ -81,3 +81,29 @@ export function tempDir(t: { teardown: (fn: () => unknown) => void }, prefix: st
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** Why a private tgtd cannot run here, or false. */
+export const privateTgtdSkip = fs.existsSync('/usr/sbin/tgtd') && process.getuid?.() === 0 ? false : 'needs tgtd (Debian package tgt) and root';
+
+/**
+ * A tgtd of the test's own (scripts/testenv.js with VIRTKIT_TESTENV_SKIP=libvirt), for tests
+ * that kill or stop it; stopped and removed when the test ends. Returns its CHAP target.
+ */
+export function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { portal: string; pid: number; target: IscsiTarget } {
+  const script = path.join(repoRoot, 'scripts', 'testenv.js');
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-tgtd-'));
+  t.teardown(() => {
+    spawnSync(process.execPath, [script, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 });
+  });
+  const started = spawnSync(process.execPath, [script, 'start', '--state', state], {
+    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'libvirt' },
+  });
+  if (started.status !== 0) throw new Error(`a private tgtd did not start: ${started.stderr}`);
+  const env = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as {
+    iscsi: { portal: string; pid: number; targets: IscsiTarget[] } | { skipped: string };
+  };
+  if ('skipped' in env.iscsi) throw new Error(`a private tgtd did not start: ${env.iscsi.skipped}`);
+  const target = env.iscsi.targets.find((x) => x.chap && x.luns.length > 0);
+  if (!target) throw new Error('the private tgtd has no CHAP target with LUNs');
+  return { portal: env.iscsi.portal, pid: env.iscsi.pid, target };
+}

@@ -3,7 +3,10 @@
  * credentials, IQNs, LUNs. Wrong types are TypeErrors, out-of-range numbers RangeErrors, all
  * raised before native code runs. Messages never quote a password.
  */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { stringArg } from '../args';
+import { IscsiError } from './errors';
 
 /** The iSCSI port a portal without one uses (RFC 7143). */
 export const DEFAULT_ISCSI_PORT = 3260;
@@ -189,4 +192,25 @@ export function optionsArg(value: unknown, what: string): Record<string, unknown
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object') throw new TypeError(`${what} must be an object`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * The numeric `addr:port` (or `[v6]:port`) native code connects to: a host name is resolved
+ * here, with Node's resolver off the event loop (libiscsi would call getaddrinfo on the loop).
+ * An unknown host rejects with an `IscsiError` of kind `connect`.
+ */
+export async function numericAddress(p: Portal, op: string): Promise<string> {
+  const bare = p.host.replace(/%.*$/u, '');
+  if (isIP(bare) !== 0) return p.address;
+  let all: Array<{ address: string; family: number }>;
+  try {
+    all = await lookup(p.host, { all: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'lookup failed';
+    throw new IscsiError({ kind: 'connect', op, message: `cannot resolve the portal host ${p.host}: ${code}` });
+  }
+  // IPv4 first, as portals are mostly given (a name like localhost often has both).
+  const found = all.find((a) => a.family === 4) ?? all[0];
+  if (!found) throw new IscsiError({ kind: 'connect', op, message: `cannot resolve the portal host ${p.host}: no address` });
+  return found.family === 6 ? `[${found.address}]:${p.port}` : `${found.address}:${p.port}`;
 }

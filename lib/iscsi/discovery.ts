@@ -6,7 +6,7 @@
 import { settle } from '../errors';
 import { native } from '../native';
 import {
-  chapArg, DEFAULT_ISCSI_PORT, headerDigestArg, iscsiNameArg, optionsArg, parsePortal, timeoutArg, type ChapCredentials, type HeaderDigest,
+  chapArg, DEFAULT_ISCSI_PORT, headerDigestArg, iscsiNameArg, numericAddress, optionsArg, parsePortal, timeoutArg, type ChapCredentials, type HeaderDigest,
 } from './args';
 
 /** Options of {@link discover}. */
@@ -67,8 +67,9 @@ export async function discover(portal: string, options: DiscoverOptions): Promis
   if (o.chap !== undefined && p.chap) throw new TypeError('give CHAP either in the iscsi:// URL or in options.chap, not both');
   const timeoutMs = timeoutArg(o.timeoutMs);
   const digest = headerDigestArg(o.headerDigest);
+  const address = await numericAddress(p, 'discovery');
   const found = await settle(
-    native.iscsiDiscover(p.address, initiatorIqn, chap?.username ?? null, chap?.password ?? null, timeoutMs, digest),
+    native.iscsiDiscover(address, initiatorIqn, chap?.username ?? null, chap?.password ?? null, timeoutMs, digest),
     'iscsi.discover',
   );
   return found.map((t) => ({ iqn: t.target, portals: t.portals.map(parseTargetAddress) }));

@@ -2,15 +2,18 @@
  * An iSCSI session: login with CHAP (and mutual CHAP), the target's LUNs, what they are, how
  * big, and block I/O.
  *
- * Calls on one session run one after another, in the order they were made (a libiscsi context
- * is driven by one thread at a time); sessions run in parallel on virtkit's call pool.
+ * A session is driven by the event loop itself (no thread): every call made and not yet answered
+ * is a command in flight, so the queue depth is the number of calls awaited at once. Commands
+ * in flight together may complete in any order (SCSI SIMPLE tasks): await a write before
+ * reading the same blocks.
  *
  * @see https://github.com/sahlberg/libiscsi
  */
 import { settle } from '../errors';
 import { native, type NativeIscsiCapacity, type NativeIscsiDesignator, type NativeIscsiSession } from '../native';
 import {
-  chapArg, headerDigestArg, integerArg, iscsiNameArg, lunArg, optionsArg, parsePortal, timeoutArg, type ChapCredentials,
+  chapArg, headerDigestArg, integerArg, iscsiNameArg, lunArg, numericAddress, optionsArg, parsePortal, timeoutArg,
+  type ChapCredentials,
   type HeaderDigest,
 } from './args';
 import { closedError, IscsiError } from './errors';
@@ -160,8 +163,6 @@ function isIllegalRequest(err: unknown): boolean {
  */
 export class IscsiSession {
   readonly #native: NativeIscsiSession;
-  /** The last call queued: calls on one session run in order, one at a time. */
-  #tail: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | null = null;
   readonly #blockSizes = new Map<number, number>();
   /** `host:port` (or `[v6]:port`) of the portal. */
@@ -184,12 +185,10 @@ export class IscsiSession {
     return this.#closing !== null;
   }
 
-  /** Queues one native call behind the ones already made on this session. */
+  /** One native command on this session. */
   #run<T>(where: string, call: (n: NativeIscsiSession) => Promise<T>): Promise<T> {
     if (this.#closing) return settle(Promise.reject(closedError(where)), where);
-    const p = this.#tail.then(() => call(this.#native));
-    this.#tail = p.catch(() => undefined);
-    return settle(p, where);
+    return settle(call(this.#native), where);
   }
 
   /** REPORT LUNS: the LUN numbers the target offers this initiator, ascending. */
@@ -330,14 +329,12 @@ export class IscsiSession {
   }
 
   /**
-   * Logs out and frees the session. Calls made before it finish first; calls after it reject
-   * with kind `closed`. Idempotent: every call returns the same promise.
+   * Logs out and frees the session. Commands already in flight finish first (or time out);
+   * calls after it reject with kind `closed`. Never rejects. Idempotent: every call returns the
+   * same promise.
    */
   close(): Promise<void> {
-    if (!this.#closing) {
-      const p = this.#tail.then(() => this.#native.logout());
-      this.#closing = settle(p, 'IscsiSession.close');
-    }
+    if (!this.#closing) this.#closing = settle(this.#native.logout(), 'IscsiSession.close');
     return this.#closing;
   }
 }
@@ -364,8 +361,9 @@ export async function connect(options: ConnectOptions): Promise<IscsiSession> {
   const lun = o.lun === undefined ? p.lun : lunArg(o.lun, 'options.lun');
   const timeoutMs = timeoutArg(o.timeoutMs);
   const digest = headerDigestArg(o.headerDigest);
+  const address = await numericAddress(p, 'connect');
   const handle = await settle(
-    native.iscsiConnect(p.address, target, initiatorIqn, chap?.username ?? null, chap?.password ?? null,
+    native.iscsiConnect(address, target, initiatorIqn, chap?.username ?? null, chap?.password ?? null,
       mutual?.username ?? null, mutual?.password ?? null, timeoutMs, digest),
     'iscsi.connect',
   );

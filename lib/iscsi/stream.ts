@@ -13,11 +13,14 @@ export interface LunReadOptions {
   length?: number;
   /** Bytes per READ(16) (default 1 MiB; rounded down to whole blocks, at least one). */
   chunkSize?: number;
+  /** READs in flight at once (default 4, at most 256): a copy goes at the target's pace. */
+  queueDepth?: number;
   /** Stops the stream, which errors with an AbortError; the READ in progress finishes first. */
   signal?: AbortSignal;
 }
 
 const DEFAULT_CHUNK = 1024 * 1024;
+const DEFAULT_QUEUE_DEPTH = 4;
 
 /** Checks the options before any I/O: TypeError / RangeError. */
 export function checkLunReadOptions(options: unknown): Required<Omit<LunReadOptions, 'signal'>> & Pick<LunReadOptions, 'signal'> {
@@ -25,13 +28,15 @@ export function checkLunReadOptions(options: unknown): Required<Omit<LunReadOpti
   const offset = o.offset === undefined ? 0 : integerArg(o.offset, 'options.offset', 0, Number.MAX_SAFE_INTEGER);
   const length = o.length === undefined ? 0 : integerArg(o.length, 'options.length', 0, Number.MAX_SAFE_INTEGER);
   const chunkSize = o.chunkSize === undefined ? DEFAULT_CHUNK : integerArg(o.chunkSize, 'options.chunkSize', 1, 2 ** 30);
+  const queueDepth = o.queueDepth === undefined ? DEFAULT_QUEUE_DEPTH : integerArg(o.queueDepth, 'options.queueDepth', 1, 256);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
-  return { offset, length, chunkSize, ...(o.signal ? { signal: o.signal as AbortSignal } : {}) };
+  return { offset, length, chunkSize, queueDepth, ...(o.signal ? { signal: o.signal as AbortSignal } : {}) };
 }
 
 /**
- * The bytes of a LUN from `offset` for `length` ({@link IscsiSession.readStream}). Reads one
- * chunk ahead of the consumer at most; errors with the `IscsiError` of a failed READ.
+ * The bytes of a LUN from `offset` for `length` ({@link IscsiSession.readStream}). Keeps up to
+ * `queueDepth` READs in flight while the consumer keeps up, pushes them in LBA order; errors
+ * with the `IscsiError` of a failed READ.
  */
 export class LunReadable extends Readable {
   readonly #session: IscsiSession;
@@ -41,7 +46,10 @@ export class LunReadable extends Readable {
   #end = 0;
   #chunk = 0;
   #blockSize = 0;
-  #reading = false;
+  /** READs in flight, in LBA order. */
+  readonly #inflight: Array<Promise<Buffer>> = [];
+  /** Waiting for the oldest READ. */
+  #waiting = false;
   /** Bytes read so far. */
   bytes = 0;
   /** The LUN's capacity, once the stream has started. */
@@ -72,25 +80,35 @@ export class LunReadable extends Readable {
   }
 
   override _read(): void {
-    if (this.#reading) return;
-    const left = this.#end - this.#next;
-    if (left <= 0) {
+    this.#fill();
+  }
+
+  /** Issues READs up to the queue depth, and hands the oldest one over when it is in. */
+  #fill(): void {
+    const { queueDepth } = this.#options;
+    while (this.#inflight.length < queueDepth && this.#next < this.#end) {
+      const bytes = Math.min(this.#chunk, this.#end - this.#next);
+      const read = this.#session.read(this.#lun, this.#next / this.#blockSize, bytes / this.#blockSize);
+      read.catch(() => undefined); // rejections are handled in order, below
+      this.#inflight.push(read);
+      this.#next += bytes;
+    }
+    if (this.#inflight.length === 0) {
       this.push(null);
       return;
     }
-    const bytes = Math.min(this.#chunk, left);
-    const lba = this.#next / this.#blockSize;
-    this.#reading = true;
-    this.#session.read(this.#lun, lba, bytes / this.#blockSize).then(
+    if (this.#waiting) return;
+    this.#waiting = true;
+    this.#inflight[0]!.then(
       (buf) => {
-        this.#reading = false;
+        this.#waiting = false;
+        this.#inflight.shift();
         if (this.destroyed) return;
-        this.#next += bytes;
-        this.bytes += bytes;
-        this.push(buf);
+        this.bytes += buf.length;
+        if (this.push(buf)) this.#fill();
       },
       (err: Error) => {
-        this.#reading = false;
+        this.#waiting = false;
         this.destroy(err);
       },
     );

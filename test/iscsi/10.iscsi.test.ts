@@ -357,7 +357,7 @@ if (!tgt) {
       await s.reportLuns();
     })();
     t.ok(loggedIn(), 'tgtd sees the session');
-    // Wait (bounded) for the finalizer's logout on the call pool to reach tgtd.
+    // Wait (bounded) for the finalizer's logout to reach tgtd.
     for (let i = 0; i < 200 && loggedIn(); i++) {
       forceGc();
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -3,31 +3,9 @@
 // and a session to a tgtd started afterwards works. Uses a tgtd of its own (the shared one
 // serves the other tiers): `scripts/testenv.js start` with VIRTKIT_TESTENV_SKIP=libvirt.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { iscsi, IscsiError } from 'virtkit';
-import { repoRoot, type IscsiTarget } from '../helpers';
-
-const SCRIPT = path.join(repoRoot, 'scripts', 'testenv.js');
-const skip = fs.existsSync('/usr/sbin/tgtd') && process.getuid?.() === 0 ? false : 'needs tgtd (Debian package tgt) and root';
-
-interface TgtEnv {
-  iscsi: { portal: string; pid: number; targets: IscsiTarget[] } | { skipped: string };
-}
-
-/** A private tgtd (no libvirtd); stopped and removed when the test ends. */
-function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { portal: string; pid: number; target: IscsiTarget } {
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-tgtkill-'));
-  t.teardown(() => execFileSync(process.execPath, [SCRIPT, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 }));
-  execFileSync(process.execPath, [SCRIPT, 'start', '--state', state], { stdio: 'ignore', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'libvirt' } });
-  const env = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as TgtEnv;
-  if ('skipped' in env.iscsi) throw new Error(`tgtd did not start: ${env.iscsi.skipped}`);
-  const target = env.iscsi.targets.find((x) => x.chap && x.luns.length > 0)!;
-  return { portal: env.iscsi.portal, pid: env.iscsi.pid, target };
-}
+import { privateTgtd, privateTgtdSkip as skip } from '../helpers';
 
 const initiator = () => `iqn.2026-11.org.virtkit.test:killed-${randomUUID().slice(0, 8)}`;
 

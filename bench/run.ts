@@ -5,7 +5,7 @@
  * the private libvirtd: bench/storage.ts). See bench/README.md.
  *
  *   npm run bench                         # builds if needed, then: node dist/bench/run.js
- *   node dist/bench/run.js [--target test|daemon|storage|domains]... [--quick]
+ *   node dist/bench/run.js [--target test|daemon|storage|domains|iscsi]... [--quick]
  *
  * Prints an aligned table per target, the ratios and the issue's targets (informational: the
  * bench never fails on them), and writes everything to bench/results/latest.json.
@@ -25,6 +25,7 @@ import {
 } from './common';
 import { measure, type Budget, type Raw, type Stats } from './measure';
 import { domainsGoals, domainsReport, runDomains, type DomainsTarget } from './domains';
+import { iscsiGoals, iscsiReport, runIscsi, type IscsiTarget } from './iscsi';
 import { runStorage, storageGoals, storageReport, streamChildMain, type StorageTarget } from './storage';
 
 const TESTENV = path.join(ROOT, 'scripts', 'testenv.js');
@@ -550,9 +551,9 @@ async function main(argv: string[]): Promise<void> {
     if (a === '--target') wanted.add(argv[++i] ?? '');
     else if (a.startsWith('--target=')) wanted.add(a.slice('--target='.length));
     else if (a === '--quick') factor = 0.1;
-    else throw new Error(`unknown argument ${a} (usage: run.js [--target test|daemon|storage|domains]... [--quick])`);
+    else throw new Error(`unknown argument ${a} (usage: run.js [--target test|daemon|storage|domains|iscsi]... [--quick])`);
   }
-  for (const w of wanted) if (!['test', 'daemon', 'storage', 'domains'].includes(w)) throw new Error(`unknown target ${w}`);
+  for (const w of wanted) if (!['test', 'daemon', 'storage', 'domains', 'iscsi'].includes(w)) throw new Error(`unknown target ${w}`);
   const want = (n: string) => wanted.size === 0 || wanted.has(n);
 
   const onSignal = (sig: NodeJS.Signals) => {
@@ -582,6 +583,7 @@ async function main(argv: string[]): Promise<void> {
   const targets: Target[] = [];
   let storage: StorageTarget | null = null;
   let domains: DomainsTarget | null = null;
+  let iscsiTarget: IscsiTarget | null = null;
 
   try {
     if (want('test')) {
@@ -630,6 +632,15 @@ async function main(argv: string[]): Promise<void> {
         }
       }
     }
+    if (want('iscsi') && !state.aborted) {
+      iscsiTarget = { name: 'iscsi', source: 'a private tgtd from scripts/testenv.js, libiscsi-bin tools', setup: [], rows: [] };
+      try {
+        await runIscsi(iscsiTarget, { factor });
+      } catch (err) {
+        iscsiTarget.error = errorMessage(err);
+        progress(`iscsi: failed: ${iscsiTarget.error}`);
+      }
+    }
   } finally {
     await runCleanups();
   }
@@ -667,12 +678,16 @@ async function main(argv: string[]): Promise<void> {
     out.push('');
     out.push(domainsReport(domains));
   }
+  if (iscsiTarget) {
+    out.push('');
+    out.push(iscsiReport(iscsiTarget));
+  }
   if (targets.length) {
     out.push('');
     out.push(`== Event-loop delay (monitorEventLoopDelay, resolution ${ELD_RESOLUTION_MS} ms; the raw histogram includes the interval, so idle reads about ${ELD_RESOLUTION_MS} ms)`);
     out.push(eldTable(targets, idle));
   }
-  const g = [...(targets.length ? goals(targets) : []), ...storageGoals(storage), ...domainsGoals(domains)];
+  const g = [...(targets.length ? goals(targets) : []), ...storageGoals(storage), ...domainsGoals(domains), ...iscsiGoals(iscsiTarget)];
   out.push('');
   out.push('== Targets from the issue (informational: the bench never fails on them)');
   for (const x of g) {
@@ -683,7 +698,7 @@ async function main(argv: string[]): Promise<void> {
   fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   fs.writeFileSync(
     RESULTS_FILE,
-    JSON.stringify({ meta: { ...meta, loadavgEnd, durationS: (Date.now() - started) / 1000 }, idleEventLoopDelay: idle, targets: [...targets, ...(storage ? [storage] : []), ...(domains ? [domains] : [])], goals: g }, null, 2) + '\n',
+    JSON.stringify({ meta: { ...meta, loadavgEnd, durationS: (Date.now() - started) / 1000 }, idleEventLoopDelay: idle, targets: [...targets, ...(storage ? [storage] : []), ...(domains ? [domains] : []), ...(iscsiTarget ? [iscsiTarget] : [])], goals: g }, null, 2) + '\n',
   );
   out.push('');
   out.push(`Results: ${path.relative(process.cwd(), RESULTS_FILE) || RESULTS_FILE}  (whole run ${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -46,7 +46,8 @@ void ResolveDeferred(Napi::Env env, napi_deferred d, Napi::Value v);
 void RejectDeferred(Napi::Env env, napi_deferred d, Napi::Value v);
 
 // How a job's failures are caught and become JS errors. libvirt calls throw CallFailed and
-// reject with a LibvirtError; another library (libiscsi, native/iscsi.cc) brings its own.
+// reject with a LibvirtError; a job of another library would bring its own policy (iSCSI
+// needs none: its sessions run on the event loop, native/iscsi_engine.cc).
 struct LibvirtFailures {
   using Failure = virtkit::Failure;
   using Thrown = CallFailed;

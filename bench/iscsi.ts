@@ -4,7 +4,8 @@
  *
  * 1. Sequential READ(16) of the 1 GiB LUN, wrapping around, for a fixed time, at queue depth 1
  *    and 32, with 4 KiB requests (iscsi-perf's default) and 256 KiB requests: virtkit (N
- *    concurrent `session.read()` loops on one session) vs `iscsi-perf -m N -b BLOCKS -t S`
+ *    concurrent `session.readInto()` loops on one session, a buffer each; and the same with
+ *    `session.read()`, a new Buffer per read) vs `iscsi-perf -m N -b BLOCKS -t S`
  *    (libiscsi-bin). The rows run interleaved, round by round; each row reports the median.
  * 2. Login + report LUNs: `iscsi-ls -s` (a process: discovery, login, REPORT LUNS, INQUIRY and
  *    READ CAPACITY per LUN) vs virtkit doing the same work in-process (discover, connect,
@@ -56,7 +57,7 @@ const READ_CONFIGS: ReadConfig[] = [
 export interface IscsiRow {
   op: 'seqRead' | 'login';
   label: string;
-  impl: 'virtkit' | 'iscsi-perf' | 'iscsi-ls' | 'virtkit-ls' | 'virtkit-login';
+  impl: 'virtkit' | 'virtkit-into' | 'iscsi-perf' | 'iscsi-ls' | 'virtkit-ls' | 'virtkit-login';
   implLabel: string;
   how: string;
   queueDepth?: number;
@@ -163,7 +164,7 @@ async function iscsiPerf(tg: BenchTgtd, c: ReadConfig, seconds: number): Promise
   return { iops, mbPerSec: (iops * c.blocks * BLOCK) / 1e6 };
 }
 
-async function virtkitRead(tg: BenchTgtd, c: ReadConfig, seconds: number): Promise<{ mbPerSec: number; iops: number; cpuS: number; eldP99Ms: number; eldMaxMs: number }> {
+async function virtkitRead(tg: BenchTgtd, c: ReadConfig, seconds: number, into: boolean): Promise<{ mbPerSec: number; iops: number; cpuS: number; eldP99Ms: number; eldMaxMs: number }> {
   const s = await iscsi.connect({ portal: tg.portal, target: BENCH_IQN, initiatorIqn: INITIATOR });
   try {
     const cap = await s.readCapacity(tg.lun);
@@ -176,11 +177,13 @@ async function virtkitRead(tg: BenchTgtd, c: ReadConfig, seconds: number): Promi
     const deadline = t0 + seconds * 1000;
     eld.enable();
     const worker = async () => {
+      const buf = into ? Buffer.allocUnsafe(c.blocks * BLOCK) : null;
       while (performance.now() < deadline) {
         if (next + c.blocks > total) next = 0;
         const lba = next;
         next += c.blocks;
-        await s.read(tg.lun, lba, c.blocks);
+        if (buf) await s.readInto(tg.lun, lba, buf);
+        else await s.read(tg.lun, lba, c.blocks);
         done++;
       }
     };
@@ -261,18 +264,23 @@ export async function runIscsi(t: IscsiTarget, { factor }: { factor: number }): 
       how: `iscsi-perf -m ${c.queueDepth} -b ${c.blocks} -t ${seconds}`, roundsMbPerSec: [],
     };
     const vk: IscsiRow = {
-      op: 'seqRead', label, impl: 'virtkit', implLabel: 'virtkit', queueDepth: c.queueDepth, requestBytes: c.blocks * BLOCK,
+      op: 'seqRead', label, impl: 'virtkit', implLabel: 'virtkit read', queueDepth: c.queueDepth, requestBytes: c.blocks * BLOCK,
       how: `${c.queueDepth} session.read() loop(s) on one session, ${seconds} s`, roundsMbPerSec: [],
+    };
+    const into: IscsiRow = {
+      op: 'seqRead', label, impl: 'virtkit-into', implLabel: 'virtkit readInto', queueDepth: c.queueDepth, requestBytes: c.blocks * BLOCK,
+      how: `${c.queueDepth} session.readInto() loop(s) on one session, a buffer each, ${seconds} s`, roundsMbPerSec: [],
     };
     rowsFor.set(`${c.queueDepth}/${c.blocks}/perf`, perf);
     rowsFor.set(`${c.queueDepth}/${c.blocks}/vk`, vk);
-    t.rows.push(perf, vk);
+    rowsFor.set(`${c.queueDepth}/${c.blocks}/into`, into);
+    t.rows.push(perf, into, vk);
   }
   const iops: Record<string, number[]> = {};
   const extra: Record<string, Array<{ cpuS: number; eldP99Ms: number; eldMaxMs: number }>> = {};
   for (let round = 0; round < rounds && !state.aborted; round++) {
     for (const c of READ_CONFIGS) {
-      const order = round % 2 === 0 ? (['perf', 'vk'] as const) : (['vk', 'perf'] as const);
+      const order = round % 2 === 0 ? (['perf', 'into', 'vk'] as const) : (['vk', 'into', 'perf'] as const);
       for (const which of order) {
         if (state.aborted) break;
         const key = `${c.queueDepth}/${c.blocks}/${which}`;
@@ -283,7 +291,7 @@ export async function runIscsi(t: IscsiTarget, { factor }: { factor: number }): 
           if (which === 'perf') {
             r = await iscsiPerf(tg, c, seconds);
           } else {
-            const v = await virtkitRead(tg, c, seconds);
+            const v = await virtkitRead(tg, c, seconds, which === 'into');
             (extra[key] ??= []).push(v);
             r = v;
           }
@@ -334,7 +342,7 @@ export function iscsiReport(t: IscsiTarget): string {
         ['sequential READ(16), 1 GiB LUN', 'impl', 'MB/s (median)', 'rounds', 'IOPS', 'vs iscsi-perf', 'CPU s/GiB', 'loop delay p99/max ms'],
         reads.map((r) => {
           const perf = reads.find((p) => p.impl === 'iscsi-perf' && p.label === r.label);
-          const vs = r.impl === 'virtkit' && perf?.mbPerSec && r.mbPerSec ? `x${(r.mbPerSec / perf.mbPerSec).toFixed(2)}` : '';
+          const vs = r.impl !== 'iscsi-perf' && perf?.mbPerSec && r.mbPerSec ? `x${(r.mbPerSec / perf.mbPerSec).toFixed(2)}` : '';
           return [
             r.label, r.implLabel, r.error ? `error: ${r.error}` : fmtRate(r.mbPerSec), (r.roundsMbPerSec ?? []).map((x) => x.toFixed(0)).join(' '),
             fmtRate(r.iops), vs, r.cpuSPerGiB === undefined ? '' : r.cpuSPerGiB.toFixed(2),
@@ -368,15 +376,17 @@ export function iscsiGoals(t: IscsiTarget | null): Goal[] {
   const goals: Goal[] = [];
   for (const c of READ_CONFIGS) {
     const label = `seq read, QD ${c.queueDepth}, ${(c.blocks * BLOCK) / 1024} KiB requests`;
-    const vk = t.rows.find((r) => r.label === label && r.impl === 'virtkit');
     const perf = t.rows.find((r) => r.label === label && r.impl === 'iscsi-perf');
-    const ok = vk?.mbPerSec !== undefined && perf?.mbPerSec !== undefined;
-    goals.push({
-      goal: `sequential read within 10% of iscsi-perf (QD ${c.queueDepth}, ${(c.blocks * BLOCK) / 1024} KiB)`,
-      target: 'iscsi (private tgtd)',
-      pass: ok ? vk!.mbPerSec! >= 0.9 * perf!.mbPerSec! : null,
-      detail: ok ? `virtkit ${vk!.mbPerSec!.toFixed(1)} MB/s vs iscsi-perf ${perf!.mbPerSec!.toFixed(1)} MB/s (x${(vk!.mbPerSec! / perf!.mbPerSec!).toFixed(2)})` : 'not measured',
-    });
+    for (const impl of ['virtkit-into', 'virtkit'] as const) {
+      const vk = t.rows.find((r) => r.label === label && r.impl === impl);
+      const ok = vk?.mbPerSec !== undefined && perf?.mbPerSec !== undefined;
+      goals.push({
+        goal: `sequential ${impl === 'virtkit' ? 'read()' : 'readInto()'} within 10% of iscsi-perf (QD ${c.queueDepth}, ${(c.blocks * BLOCK) / 1024} KiB)`,
+        target: 'iscsi (private tgtd)',
+        pass: ok ? vk!.mbPerSec! >= 0.9 * perf!.mbPerSec! : null,
+        detail: ok ? `virtkit ${vk!.mbPerSec!.toFixed(1)} MB/s vs iscsi-perf ${perf!.mbPerSec!.toFixed(1)} MB/s (x${(vk!.mbPerSec! / perf!.mbPerSec!).toFixed(2)})` : 'not measured',
+      });
+    }
   }
   const ls = t.rows.find((r) => r.impl === 'iscsi-ls')?.stats;
   const vkLs = t.rows.find((r) => r.impl === 'virtkit-ls')?.stats;

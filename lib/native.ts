@@ -271,6 +271,7 @@ export interface NativeIscsiSession {
   readCapacity10(lun: number): Promise<NativeIscsiCapacity>;
   testUnitReady(lun: number): Promise<void>;
   read16(lun: number, lba: number, blocks: number, blockSize: number): Promise<Buffer>;
+  read16Into(lun: number, lba: number, target: Uint8Array, blockSize: number): Promise<void>;
   write16(lun: number, lba: number, data: Uint8Array, blockSize: number): Promise<void>;
   logout(): Promise<void>;
   isClosed(): boolean;

@@ -150,6 +150,21 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// READ(16) of c->size bytes into c->iov.
+Issue Read16Issue(int lun, double lba, unsigned int blockSize) {
+  return [lun, lba, blockSize](struct iscsi_context* ctx, Command* c) {
+    return iscsi_read16_iov_task(ctx, lun, uint64_t(lba), uint32_t(c->size), int(blockSize), 0, 0, 0, 0, 0, Engine::OnCommand, c,
+                                 &c->iov, 1);
+  };
+}
+
+// A READ the target answered with fewer bytes than asked (residual underflow) fails.
+void CheckWholeRead(const Command& c) {
+  if (c.task->residual_status == SCSI_RESIDUAL_UNDERFLOW && c.task->residual > 0)
+    Fail("protocol", c.op, std::string(c.op) + " returned " + std::to_string(c.size - c.task->residual) + " of " +
+                               std::to_string(c.size) + " bytes");
+}
+
 // A read's bytes, handed to JS without a copy; V8 is told of the memory so it collects in time.
 Napi::Value TakeData(Napi::Env env, Command& c) {
   uint8_t* data = c.data;
@@ -178,6 +193,7 @@ Napi::Function IscsiSession::Init(Napi::Env env) {
                          InstanceMethod<&IscsiSession::ReadCapacity10>("readCapacity10"),
                          InstanceMethod<&IscsiSession::TestUnitReady>("testUnitReady"),
                          InstanceMethod<&IscsiSession::Read16>("read16"),
+                         InstanceMethod<&IscsiSession::Read16Into>("read16Into"),
                          InstanceMethod<&IscsiSession::Write16>("write16"),
                          InstanceMethod<&IscsiSession::Logout>("logout"),
                          InstanceMethod<&IscsiSession::IsClosed>("isClosed"),
@@ -307,14 +323,9 @@ Napi::Value IscsiSession::Read16(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(info.Env(), "read size is out of range");
   auto c = MakeCommand(
       "READ(16)",
-      [lun, lba, blockSize](struct iscsi_context* ctx, Command* c) {
-        return iscsi_read16_iov_task(ctx, lun, uint64_t(lba), uint32_t(c->size), int(blockSize), 0, 0, 0, 0, 0,
-                                     Engine::OnCommand, c, &c->iov, 1);
-      },
+      Read16Issue(lun, lba, blockSize),
       [](Napi::Env env, Command& c) -> Napi::Value {
-        if (c.task->residual_status == SCSI_RESIDUAL_UNDERFLOW && c.task->residual > 0)
-          Fail("protocol", c.op, std::string(c.op) + " returned " + std::to_string(c.size - c.task->residual) + " of " +
-                                     std::to_string(c.size) + " bytes");
+        CheckWholeRead(c);
         return TakeData(env, c);
       });
   c->size = size_t(blocks) * blockSize;
@@ -322,6 +333,32 @@ Napi::Value IscsiSession::Read16(const Napi::CallbackInfo& info) {
   if (!c->data) throw Napi::RangeError::New(info.Env(), "cannot allocate the read buffer");
   c->iov.iov_base = c->data;
   c->iov.iov_len = c->size;
+  return engine_->Submit(info.Env(), std::move(c));
+}
+
+// read16Into(lun, lba, target, blockSize): iscsi_read16_iov_task straight into the caller's
+// Uint8Array (a whole number of blocks), which is referenced until the command is over.
+// Resolves undefined.
+Napi::Value IscsiSession::Read16Into(const Napi::CallbackInfo& info) {
+  int lun = ArgLun(info, 0);
+  double lba = ArgNumberInRange(info, 1, "lba", 0, 9007199254740991.0);
+  if (info.Length() < 3 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(info.Env(), "target must be a Uint8Array or Buffer");
+  Napi::Uint8Array target = info[2].As<Napi::Uint8Array>();
+  unsigned int blockSize = ArgUint(info, 3, "blockSize");
+  if (blockSize == 0 || target.ByteLength() == 0 || target.ByteLength() % blockSize != 0 || target.ByteLength() > kMaxTransfer)
+    throw Napi::RangeError::New(info.Env(), "target must be a whole number of blocks, at most 1 GiB");
+  auto c = MakeCommand(
+      "READ(16)",
+      Read16Issue(lun, lba, blockSize),
+      [](Napi::Env env, Command& c) -> Napi::Value {
+        CheckWholeRead(c);
+        return env.Undefined();
+      });
+  c->size = target.ByteLength();
+  c->iov.iov_base = target.Data();
+  c->iov.iov_len = c->size;
+  c->target = Napi::Persistent(target);
   return engine_->Submit(info.Env(), std::move(c));
 }
 

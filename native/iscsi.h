@@ -37,6 +37,7 @@ class IscsiSession : public Napi::ObjectWrap<IscsiSession> {
   Napi::Value ReadCapacity10(const Napi::CallbackInfo& info);
   Napi::Value TestUnitReady(const Napi::CallbackInfo& info);
   Napi::Value Read16(const Napi::CallbackInfo& info);
+  Napi::Value Read16Into(const Napi::CallbackInfo& info);
   Napi::Value Write16(const Napi::CallbackInfo& info);
   Napi::Value Logout(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);

@@ -96,6 +96,8 @@ struct Command {
   // data buffers the command owns (READ: filled in place; WRITE: a copy of the caller's data)
   uint8_t* data = nullptr;
   size_t size = 0;
+  // a caller's buffer the command reads into (readInto): kept alive until the command is over
+  Napi::Reference<Napi::Uint8Array> target;
   struct scsi_iovec iov = {nullptr, 0};  // libiscsi keeps a pointer to it while the task runs
   ~Command();
 

@@ -302,6 +302,26 @@ export class IscsiSession {
     return this.#run('IscsiSession.read', (n) => n.read16(lun, lba, blocks, blockSize));
   }
 
+  /**
+   * READ(16) into `target` (a whole number of the LUN's blocks, from `lba`): no allocation per
+   * read, for copying at full speed with a few buffers of your own. `target` is referenced
+   * until the read is over; do not transfer or detach its ArrayBuffer meanwhile (as with
+   * `fs.read`). Rejects like {@link read}.
+   */
+  async readInto(lun: number, lba: number, target: Uint8Array): Promise<void> {
+    lunArg(lun);
+    integerArg(lba, 'lba', 0, Number.MAX_SAFE_INTEGER);
+    if (!(target instanceof Uint8Array)) throw new TypeError('target must be a Buffer or Uint8Array');
+    if (target.byteLength === 0) throw new RangeError('target is empty');
+    if (target.byteLength > MAX_TRANSFER_BYTES) throw new RangeError(`a read is at most ${MAX_TRANSFER_BYTES} bytes`);
+    if (this.#closing) throw closedError('IscsiSession.readInto');
+    const blockSize = await this.#blockSize(lun);
+    if (target.byteLength % blockSize !== 0) {
+      throw new RangeError(`target must be a whole number of ${blockSize}-byte blocks (got ${target.byteLength} bytes)`);
+    }
+    return this.#run('IscsiSession.readInto', (n) => n.read16Into(lun, lba, target, blockSize));
+  }
+
   /** WRITE(16): `data` (a whole number of the LUN's blocks) at `lba`. */
   async write(lun: number, lba: number, data: Uint8Array): Promise<void> {
     lunArg(lun);

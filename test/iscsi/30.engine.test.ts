@@ -66,6 +66,25 @@ t.test('on the shared tgtd', { skip }, async (t) => {
     t.equal(inq.deviceTypeName, 'DIRECT_ACCESS');
   });
 
+  t.test('readInto: 16 reads in flight into buffers of our own, each equal to the backing file', async (t) => {
+    const s = await connect();
+    t.teardown(() => s.close());
+    const targets = Array.from({ length: 16 }, () => Buffer.alloc(64 * 512, 0xee));
+    await Promise.all(targets.map((b, i) => s.readInto(lun.lun, i * 64, b)));
+    targets.forEach((b, i) => t.ok(b.equals(fileBytes(lun.path, i * 64 * 512, b.length)), `buffer ${i}`));
+    const view = new Uint8Array(new ArrayBuffer(4096), 1024, 1024); // a view into a larger buffer: only its bytes are written
+    await s.readInto(lun.lun, 3, view);
+    t.ok(Buffer.from(view).equals(fileBytes(lun.path, 3 * 512, 1024)), 'a Uint8Array view at an offset');
+    t.ok(new Uint8Array(view.buffer, 0, 1024).every((x) => x === 0) && new Uint8Array(view.buffer, 2048).every((x) => x === 0), 'nothing outside the view');
+    await t.rejects(s.readInto(lun.lun, 0, Buffer.alloc(100)), RangeError, 'not a whole block');
+    await t.rejects(s.readInto(lun.lun, 0, Buffer.alloc(0)), RangeError, 'empty');
+    await t.rejects(s.readInto(lun.lun, 0, 'x' as never), TypeError);
+    await t.rejects(s.readInto(lun.lun, -1, Buffer.alloc(512)), RangeError);
+    const past = await rejection(s.readInto(lun.lun, blocks, Buffer.alloc(512)));
+    t.equal(past.kind, 'scsi');
+    t.equal(past.ascqName, 'LBA_OUT_OF_RANGE');
+  });
+
   t.test('readStream with 8 READs in flight equals the backing file', async (t) => {
     const s = await connect();
     t.teardown(() => s.close());

@@ -639,17 +639,7 @@ void Engine::Leave() {
 // Writes what is queued now (the socket is non-blocking: what does not fit waits for the
 // poll), saving a trip around the loop per command. Completions are only ever read in Service.
 void Engine::Flush() {
-  auto self = shared_from_this();
-  if (!ctx_ || phase_ == Phase::kDead) return;
-  if (iscsi_which_events(ctx_) & POLLOUT) {
-    Enter();
-    int r = iscsi_service(ctx_, POLLOUT);
-    std::string why = r < 0 ? Str(iscsi_get_error(ctx_)) : "";
-    bool destroying = destroyPending_;
-    Leave();
-    if (destroying || phase_ == Phase::kDead) return;
-    if (r < 0) return Broken(why.empty() ? "connection failed" : why);
-  }
+  if (ctx_ && phase_ != Phase::kDead && (iscsi_which_events(ctx_) & POLLOUT)) return Service(POLLOUT);
   Update();
 }
 

@@ -309,32 +309,29 @@ export class IscsiSession {
    * `fs.read`). Rejects like {@link read}.
    */
   async readInto(lun: number, lba: number, target: Uint8Array): Promise<void> {
-    lunArg(lun);
-    integerArg(lba, 'lba', 0, Number.MAX_SAFE_INTEGER);
-    if (!(target instanceof Uint8Array)) throw new TypeError('target must be a Buffer or Uint8Array');
-    if (target.byteLength === 0) throw new RangeError('target is empty');
-    if (target.byteLength > MAX_TRANSFER_BYTES) throw new RangeError(`a read is at most ${MAX_TRANSFER_BYTES} bytes`);
-    if (this.#closing) throw closedError('IscsiSession.readInto');
-    const blockSize = await this.#blockSize(lun);
-    if (target.byteLength % blockSize !== 0) {
-      throw new RangeError(`target must be a whole number of ${blockSize}-byte blocks (got ${target.byteLength} bytes)`);
-    }
+    const blockSize = await this.#bufferArgs('IscsiSession.readInto', lun, lba, target, 'target');
     return this.#run('IscsiSession.readInto', (n) => n.read16Into(lun, lba, target, blockSize));
   }
 
   /** WRITE(16): `data` (a whole number of the LUN's blocks) at `lba`. */
   async write(lun: number, lba: number, data: Uint8Array): Promise<void> {
+    const blockSize = await this.#bufferArgs('IscsiSession.write', lun, lba, data, 'data');
+    return this.#run('IscsiSession.write', (n) => n.write16(lun, lba, data, blockSize));
+  }
+
+  /** Checks the arguments of a transfer from or into a caller's buffer; the LUN's block size. */
+  async #bufferArgs(op: string, lun: number, lba: number, buf: unknown, what: 'data' | 'target'): Promise<number> {
     lunArg(lun);
     integerArg(lba, 'lba', 0, Number.MAX_SAFE_INTEGER);
-    if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Buffer or Uint8Array');
-    if (data.byteLength === 0) throw new RangeError('data is empty');
-    if (data.byteLength > MAX_TRANSFER_BYTES) throw new RangeError(`a write is at most ${MAX_TRANSFER_BYTES} bytes`);
-    if (this.#closing) throw closedError('IscsiSession.write');
+    if (!(buf instanceof Uint8Array)) throw new TypeError(`${what} must be a Buffer or Uint8Array`);
+    if (buf.byteLength === 0) throw new RangeError(`${what} is empty`);
+    if (buf.byteLength > MAX_TRANSFER_BYTES) throw new RangeError(`a transfer is at most ${MAX_TRANSFER_BYTES} bytes`);
+    if (this.#closing) throw closedError(op);
     const blockSize = await this.#blockSize(lun);
-    if (data.byteLength % blockSize !== 0) {
-      throw new RangeError(`data must be a whole number of ${blockSize}-byte blocks (got ${data.byteLength} bytes)`);
+    if (buf.byteLength % blockSize !== 0) {
+      throw new RangeError(`${what} must be a whole number of ${blockSize}-byte blocks (got ${buf.byteLength} bytes)`);
     }
-    return this.#run('IscsiSession.write', (n) => n.write16(lun, lba, data, blockSize));
+    return blockSize;
   }
 
   /**

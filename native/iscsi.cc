@@ -165,16 +165,13 @@ void CheckWholeRead(const Command& c) {
                                std::to_string(c.size) + " bytes");
 }
 
-// A read's bytes, handed to JS without a copy; V8 is told of the memory so it collects in time.
+// A read's bytes, handed to JS without a copy. V8 counts the bytes of every ArrayBuffer's
+// backing store, external ones included, towards its GC heuristics: no extra accounting here.
 Napi::Value TakeData(Napi::Env env, Command& c) {
   uint8_t* data = c.data;
   size_t size = c.size;
   c.data = nullptr;
-  Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(size));
-  return Napi::Buffer<uint8_t>::New(env, data, size, [size](Napi::Env env, uint8_t* p) {
-    free(p);
-    Napi::MemoryManagement::AdjustExternalMemory(env, -int64_t(size));
-  });
+  return Napi::Buffer<uint8_t>::New(env, data, size, [](Napi::Env, uint8_t* p) { free(p); });
 }
 
 }  // namespace

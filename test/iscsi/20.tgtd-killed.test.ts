@@ -1,7 +1,7 @@
 // tgtd killed while 32 reads are in flight on a session: every read settles (the ones that
 // had not finished reject with a typed IscsiError), the process lives, close() still works,
 // and a session to a tgtd started afterwards works. Uses a tgtd of its own (the shared one
-// serves the other tiers): `scripts/testenv.js start` with VIRTKIT_TESTENV_SKIP=libvirt.
+// serves the other tiers): `scripts/testenv.js start` with VIRTKIT_TESTENV_SKIP=libvirt,ceph.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -22,7 +22,7 @@ interface TgtEnv {
 function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { portal: string; pid: number; target: IscsiTarget } {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-tgtkill-'));
   t.teardown(() => execFileSync(process.execPath, [SCRIPT, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 }));
-  execFileSync(process.execPath, [SCRIPT, 'start', '--state', state], { stdio: 'ignore', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'libvirt' } });
+  execFileSync(process.execPath, [SCRIPT, 'start', '--state', state], { stdio: 'ignore', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'libvirt,ceph' } });
   const env = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as TgtEnv;
   if ('skipped' in env.iscsi) throw new Error(`tgtd did not start: ${env.iscsi.skipped}`);
   const target = env.iscsi.targets.find((x) => x.chap && x.luns.length > 0)!;

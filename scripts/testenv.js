@@ -672,6 +672,10 @@ osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
+# Daemon statistics to the mgr, and the mgr's digest to the mon, every second instead of every
+# 5: health and PG states reach \`ceph status\` sooner (start: about 8.5 s instead of 11).
+mgr stats period = 1
+mon mgr digest period = 1
 # The state dir shares its disk with everything else on the machine: warn below 10% free, not 30%.
 mon data avail warn = 10
 run dir = ${d}/run

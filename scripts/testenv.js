@@ -737,7 +737,12 @@ async function startCeph(state, { timeoutMs }) {
   const conf = f('ceph.conf');
   const fsid = crypto.randomUUID();
 
-  // The gateway's tgtd needs nothing from Ceph until its LUNs are added: start it meanwhile.
+  // The gateway is a tgtd of its own, not a third target on the iscsi part's tgtd: that one's
+  // targets are what its discovery tests expect to see, and a tgtd whose RBD LUN lost its OSD
+  // can hang in tgtadm; its stop comes before the cluster's (stopProcesses). It gets
+  // DAEMON_ENV like every daemon: a CEPH_KEYRING (or CEPH_ARGS) from the caller's environment
+  // would override the conf's keyring (seen: permission denied). It needs nothing from Ceph
+  // until its LUNs are added: start it meanwhile.
   const gatewaySkip = cephGatewaySkipReason();
   const gateway = gatewaySkip ? null : startTgtd(state, f('iscsi'), { name: 'tgtd-ceph', deadline }).then((v) => ({ v }), (e) => ({ e }));
 

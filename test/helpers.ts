@@ -54,7 +54,7 @@ export interface CephEnv {
   osdPid: number;
   images: Array<{ image: string; sizeBytes: number }>;
   heartbeat: Record<string, { value: number; default: number; source: string }>;
-  iscsi: Part<{ portal: string; controlPort: number; pid: number; targets: RbdTarget[] }>;
+  iscsi: Part<{ portal: string; controlPort: number; pid: number; logFile: string; targets: RbdTarget[] }>;
 }
 export interface TestEnv {
   libvirt: Part<{ uri: string; socket: string }>;

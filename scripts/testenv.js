@@ -690,6 +690,10 @@ memstore device bytes = ${1024 * MiB}
 
 [mon]
 keyring = ${d}/mon/$cluster-$id/keyring
+# A port taken since it was probed: give up after one attempt (start then tries other ports),
+# not after three, 5 s apart. (0 would mean no attempt at all.)
+ms bind retry count = 1
+ms bind retry delay = 1
 
 [mgr]
 keyring = ${d}/mgr/$cluster-$id/keyring
@@ -797,10 +801,17 @@ async function startCeph(state, { timeoutMs }) {
     await must(CEPH_MON, ['-c', conf, '--mkfs', '-i', 'a', '--monmap', f('monmap'), '--keyring', f('mon.keyring')], 'ceph-mon --mkfs');
     const monD = spawnCephDaemon(state, d, conf, 'mon', 'a');
     daemons.push(monD);
-    // The OSD's store is made meanwhile (memstore: local files only, no mon needed).
-    if (attempt === 1) await must(CEPH_OSD, ['-c', conf, '--mkfs', '-i', '0', '--osd-uuid', osdUuid], 'ceph-osd --mkfs');
-    // Registers OSD 0 (the mon answering it is the readiness check).
-    const r = await run(CEPH, ['-c', conf, '--id', 'admin', '--connect-timeout', '15', 'osd', 'new', osdUuid, '0'], { timeoutMs: Math.min(20000, left()) });
+    // The OSD's store is made meanwhile: memstore, local files only, and --no-mon-config (else
+    // it waits for the mon to hand it its configuration).
+    if (attempt === 1) await must(CEPH_OSD, ['-c', conf, '--no-mon-config', '--mkfs', '-i', '0', '--osd-uuid', osdUuid], 'ceph-osd --mkfs');
+    // Registers OSD 0 (the mon answering it is the readiness check; `osd new` with the same
+    // UUID and id is idempotent). Short connection attempts, so that a mon that could not bind
+    // (it exits at once: ms bind retry count = 0) is noticed at once too.
+    let r;
+    for (;;) {
+      r = await run(CEPH, ['-c', conf, '--id', 'admin', '--connect-timeout', '3', 'osd', 'new', osdUuid, '0'], { timeoutMs: Math.min(10000, left()) });
+      if (r.code === 0 || monD.exited() || Date.now() > deadline || !/timed out|error connecting/i.test(r.stderr)) break;
+    }
     if (r.code === 0) break;
     const monLog = tail(monD.logFile, 40);
     await terminate([monD], { graceMs: 2000 });

@@ -481,8 +481,8 @@ async function spawnTgtd(state, dir, port, controlPort, deadline, name = 'tgtd')
   }
 }
 
-async function stopTgtd(pid, startTime, controlPort, { graceMs = 5000 } = {}) {
-  if (typeof startTime === 'string' && isAlive(pid, startTime) && controlPort) {
+async function stopTgtd(pid, startTime, controlPort, { graceMs = 5000, graceful = true } = {}) {
+  if (graceful && typeof startTime === 'string' && isAlive(pid, startTime) && controlPort) {
     const t = ['-C', String(controlPort), '--lld', 'iscsi'];
     // tgtd ignores SIGTERM: take it offline, drop every target, then delete the system.
     await run(TGTADM, [...t, '--op', 'update', '--mode', 'sys', '--name', 'State', '-v', 'offline'], { timeoutMs: 5000 });
@@ -992,11 +992,16 @@ async function stopProcesses(dir) {
 
   // 2. tgtd, and the Ceph gateway's tgtd before the cluster under its LUNs goes (tgtadm can
   //    hang once the OSD under an open RBD LUN is gone; every call has a timeout regardless).
+  //    With the OSD already gone, tgtadm on the gateway only runs into its timeouts (about
+  //    15 s): that tgtd is killed straight away (its LUNs' state is in Ceph, nothing to flush).
+  const cephOf = (...names) => recorded.filter((p) => names.includes(p.name));
+  const osdGone = cephOf('ceph-osd').length > 0 && !cephOf('ceph-osd').some((p) => isAlive(p.pid, p.startTime));
   const tg = recorded.filter((p) => p.name === 'tgtd' || p.name === 'tgtd-ceph');
-  for (const p of tg) await stopTgtd(p.pid, p.startTime, p.controlPort ?? env.iscsi?.controlPort);
+  for (const p of tg) {
+    await stopTgtd(p.pid, p.startTime, p.controlPort ?? env.iscsi?.controlPort, { graceful: !(p.name === 'tgtd-ceph' && osdGone) });
+  }
 
   // 3. Ceph: OSD and mgr, then the mon. Its state is memory and files in DIR, nothing to flush.
-  const cephOf = (...names) => recorded.filter((p) => names.includes(p.name));
   await terminate(cephOf('ceph-osd', 'ceph-mgr'), { graceMs: 5000 });
   await terminate(cephOf('ceph-mon'), { graceMs: 5000 });
 

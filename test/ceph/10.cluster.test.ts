@@ -2,7 +2,6 @@
 // every PG active+clean), cephx on, everything on loopback and in the state dir, the iSCSI
 // gateway heartbeat settings in effect on the OSD, and client.virtkit limited to its pool.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,11 +18,33 @@ interface Status {
   pgmap: { num_pgs: number; pgs_by_state: Array<{ state_name: string; count: number }> };
 }
 
-/** The TCP sockets a process listens on, as "address:port" ("[addr]:port" for IPv6). */
+/** The TCP sockets a process listens on, as "address:port" ("[addr]:port" for IPv6): its
+ * socket inodes (/proc/PID/fd) matched against the LISTEN entries of /proc/net/tcp and tcp6. */
 function listening(pid: number): string[] {
-  const r = spawnSync('ss', ['-Hltnp'], { encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) throw new Error(`ss failed: ${r.stderr}`);
-  return r.stdout.split('\n').filter((l) => l.includes(`pid=${pid},`)).map((l) => l.trim().split(/\s+/)[3]!);
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch { /* closed meanwhile */ }
+  }
+  const out: string[] = [];
+  for (const [file, v6] of [[`/proc/${pid}/net/tcp`, false], [`/proc/${pid}/net/tcp6`, true]] as const) {
+    let lines: string[] = [];
+    try { lines = fs.readFileSync(file, 'utf8').trim().split('\n').slice(1); } catch { continue; }
+    for (const line of lines) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] !== '0A' || !inodes.has(f[9]!)) continue; // 0A: LISTEN
+      const [hex, portHex] = f[1]!.split(':') as [string, string];
+      // The address is in 32-bit words in host (little-endian) byte order.
+      const bytes = Buffer.from(hex, 'hex');
+      for (let i = 0; i < bytes.length; i += 4) bytes.subarray(i, i + 4).reverse();
+      const port = parseInt(portHex, 16);
+      if (!v6) out.push(`${[...bytes].join('.')}:${port}`);
+      else out.push(`[${(bytes.toString('hex').match(/.{4}/g) ?? []).join(':')}]:${port}`);
+    }
+  }
+  return out;
 }
 
 if ('skip' in target) {

@@ -12,7 +12,7 @@
  *    reportLuns, inquiry + readCapacity per block LUN, close), and virtkit's connect +
  *    reportLuns + close alone.
  *
- * Setup: `scripts/testenv.js start` with VIRTKIT_TESTENV_SKIP=libvirt gives a private tgtd;
+ * Setup: `scripts/testenv.js start` with VIRTKIT_TESTENV_SKIP=libvirt,ceph gives a private tgtd;
  * its two test targets are deleted so that iscsi-ls sees only the bench target (no CHAP: the
  * libiscsi tools take CHAP passwords only on their command line); a 1 GiB file of random bytes
  * (in the page cache after it is written) is its LUN 1.
@@ -116,7 +116,7 @@ async function startTgtd(t: IscsiTarget): Promise<BenchTgtd | { skipped: string 
     },
   });
   progress(`starting a private tgtd: node scripts/testenv.js start --state ${stateDir}`);
-  const skip = [process.env.VIRTKIT_TESTENV_SKIP ?? '', 'libvirt'].filter(Boolean).join(',');
+  const skip = [process.env.VIRTKIT_TESTENV_SKIP ?? '', 'libvirt', 'ceph'].filter(Boolean).join(',');
   const r = await run(process.execPath, [TESTENV, 'start', '--state', stateDir], { timeoutMs: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: skip } });
   if (r.code !== 0) return { skipped: `testenv start exited ${r.code}: ${lastLines(r.stderr)}` };
   const env = JSON.parse(fs.readFileSync(path.join(stateDir, 'env.json'), 'utf8')) as {

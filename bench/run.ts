@@ -254,8 +254,8 @@ function startPrivateDaemon(): Promise<PrivateDaemon | { skipped: string }> {
       },
     });
     progress(`starting a private libvirtd: node scripts/testenv.js start --state ${stateDir}`);
-    // The bench needs libvirt only: no tgtd.
-    const skip = [process.env.VIRTKIT_TESTENV_SKIP ?? '', 'iscsi'].filter(Boolean).join(',');
+    // The bench needs libvirt only: no tgtd, no Ceph.
+    const skip = [process.env.VIRTKIT_TESTENV_SKIP ?? '', 'iscsi', 'ceph'].filter(Boolean).join(',');
     starting = run(process.execPath, [TESTENV, 'start', '--state', stateDir], {
       timeoutMs: 180000,
       env: { ...process.env, VIRTKIT_TESTENV_SKIP: skip },

@@ -5,7 +5,9 @@
 #            disk is the open iSCSI LUN (QEMU's libiscsi driver) starts and is destroyed;
 #   iscsi:   discovery lists both targets, the open LUN reads back its size and INQUIRY data,
 #            CHAP login works (and a wrong password fails), mutual CHAP works (and a wrong
-#            target secret fails).
+#            target secret fails);
+#   ceph:    HEALTH_OK, client.virtkit lists its pool, an image has its size, and the gateway's
+#            RBD-backed LUN has the image's exact size over CHAP (and refuses a login without).
 # Usage: bash scripts/testenv-smoke.sh DIR     (exit 0 when every check passes)
 # CHAP secrets go to the iSCSI tools through LIBISCSI_CHAP_* variables, never on a command
 # line or in this script's output.
@@ -143,6 +145,40 @@ else
   }
   fails "mutual CHAP with a wrong target secret fails" wrong_mutual
   unset pw tpw
+fi
+
+# ---- Ceph ------------------------------------------------------------------------------------
+skipped=$(val 'e.ceph ? e.ceph.skipped : "env.json has no ceph part"')
+if [ -n "$skipped" ]; then
+  echo "ok - ceph # SKIP $skipped"
+else
+  conf=$(val e.ceph.conf)
+  cpool=$(val e.ceph.pool)
+  cuser=$(val e.ceph.user)
+  out=$(timeout 30 ceph -c "$conf" --id admin health 2>&1 || true)
+  [ "$out" = HEALTH_OK ] && ok "ceph health: HEALTH_OK" || { notok "ceph health"; echo "$out" | sed 's/^/    | /'; }
+  check "client.$cuser lists pool $cpool (rbd ls)" timeout 30 rbd -c "$conf" --id "$cuser" ls "$cpool"
+  img=$(val 'e.ceph.images[0].image')
+  imgsize=$(val 'e.ceph.images[0].sizeBytes')
+  out=$(timeout 30 rbd -c "$conf" --id "$cuser" info "$img" --format json 2>&1 || true)
+  grep -q "\"size\":$imgsize," <<<"$out" && ok "rbd info $img: $imgsize bytes" || { notok "rbd info $img"; echo "$out" | sed 's/^/    | /'; }
+  gskipped=$(val 'e.ceph.iscsi.skipped')
+  if [ -n "$gskipped" ]; then
+    echo "ok - ceph gateway # SKIP $gskipped"
+  else
+    gportal=$(val e.ceph.iscsi.portal)
+    giqn=$(val 'e.ceph.iscsi.targets[0].iqn')
+    guser=$(val 'e.ceph.iscsi.targets[0].chap.username')
+    glun=$(val 'e.ceph.iscsi.targets[0].luns[0].lun')
+    gsize=$(val 'e.ceph.iscsi.targets[0].luns[0].sizeBytes')
+    gpw=$(val 'e.ceph.iscsi.targets[0].chap.password')
+    # READ CAPACITY 16: the exact size. (iscsi-ls -s prints 63M for this 64 MiB LUN: it
+    # multiplies the last LBA, not the block count, and rounds down.)
+    out=$(LIBISCSI_CHAP_PASSWORD=$gpw timeout 30 iscsi-readcapacity16 "iscsi://$guser@$gportal/$giqn/$glun" 2>&1 || true)
+    grep -q "^Total size:$gsize\$" <<<"$out" && ok "gateway LUN $glun ($img behind tgtd, CHAP) is $gsize bytes" || { notok "gateway LUN $glun size"; echo "$out" | sed 's/^/    | /'; }
+    fails "gateway target refuses a login without CHAP" timeout 30 iscsi-readcapacity16 "iscsi://$gportal/$giqn/$glun"
+    unset gpw
+  fi
 fi
 
 echo "$pass passed, $fail failed"

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The project's real test environment: a private libvirtd (+ virtlogd) in its own mount
-// namespace, and a private tgtd serving file-backed iSCSI LUNs with CHAP on a loopback port.
+// namespace, a private tgtd serving file-backed iSCSI LUNs with CHAP on a loopback port, and a
+// private single-node Ceph cluster (mon, mgr, memstore OSD; cephx) with an RBD pool, whose images
+// a second private tgtd exports as CHAP LUNs through tgt's rbd backing store.
 //
 //   node scripts/testenv.js start --state DIR   # DIR: a fresh (empty) temp dir from the caller
 //   node scripts/testenv.js stop  --state DIR   # stops everything, removes DIR; idempotent
@@ -9,19 +11,24 @@
 //
 // start writes DIR/env.json (0600; the shape is documented at writeEnv below) and DIR/env.sh
 // (`export VIRTKIT_TESTENV=DIR/env.json`). A part that cannot run here (binary missing, not root,
-// or named in $VIRTKIT_TESTENV_SKIP=libvirt,iscsi) is recorded as { skipped: "reason" }; a part
+// or named in $VIRTKIT_TESTENV_SKIP=libvirt,iscsi,ceph; `iscsi` also skips Ceph's gateway tgtd) is
+// recorded as { skipped: "reason" }; a part
 // that is present but fails to start makes start fail, after stopping what it had started (the
 // logs stay in DIR for the caller's `stop` to remove). Every process is recorded in DIR/pids.json
 // as soon as it exists, so `stop` also cleans up after a start that died half-way.
 //
-// Everything listens on 127.0.0.1 or on UNIX sockets inside DIR only. CHAP passwords are
-// generated per run and written only to env.json; they are never printed. (tgtadm takes them
-// on its command line, the only way it accepts them, for the few milliseconds it runs.)
+// Everything listens on 127.0.0.1 or on UNIX sockets inside DIR only. CHAP passwords and the
+// Ceph keys are generated per run and written only to env.json and (the keys) 0600 keyring files
+// in DIR; they are never printed. (tgtadm takes CHAP passwords on its command line, the only way
+// it accepts them, for the few milliseconds it runs; Ceph's tools read keys from keyring files.)
 //
 // Layout: DIR/libvirt/{run,lib,log,etc,cache} are bind-mounted (in libvirtd's namespace only)
 // over /run/libvirt, /var/lib/libvirt, /var/log/libvirt, /etc/libvirt, /var/cache/libvirt; the
 // client socket is DIR/libvirt/run/libvirt-sock, QEMU logs are DIR/libvirt/log/qemu/NAME.log.
-// DIR/iscsi holds tgtd.log and the sparse LUN files. Runs beside any other libvirtd/tgtd; one
+// DIR/iscsi holds tgtd.log and the sparse LUN files. DIR/ceph holds ceph.conf, the keyrings, the
+// daemons' data (mon/, mgr/, osd/: memstore keeps the OSD's objects in memory), their admin
+// sockets (run/), every log including the mon's cluster and audit logs (log/), and the gateway
+// tgtd's log (iscsi/). Runs beside any other libvirtd/tgtd/Ceph; one
 // thing is shared: two instances running a guest of the same name under the same domain id at
 // the same time share its cgroup (machine/qemu-ID-NAME.libvirt-qemu), so use unique names.
 //
@@ -440,7 +447,7 @@ async function tgtadm(controlPort, args, secrets = []) {
 }
 
 /** One attempt: spawns tgtd on the given ports and waits until it serves the portal. */
-async function spawnTgtd(state, dir, port, controlPort, deadline) {
+async function spawnTgtd(state, dir, port, controlPort, deadline, name = 'tgtd') {
   const logFile = path.join(dir, 'tgtd.log');
   const out = fs.openSync(logFile, 'a');
   let child;
@@ -459,7 +466,7 @@ async function spawnTgtd(state, dir, port, controlPort, deadline) {
   child.on('error', (e) => { exited = `could not be started: ${e.message}`; });
   child.unref();
   const startTime = child.pid ? procStat(child.pid)?.startTime ?? null : null;
-  if (child.pid) state.addPid('tgtd', child.pid, { controlPort });
+  if (child.pid) state.addPid(name, child.pid, { controlPort });
   const wantPortal = `Portal: 127.0.0.1:${port},`;
   for (;;) {
     if (exited) return { ok: false, why: `tgtd ${exited}`, pid: child.pid, startTime, logFile };
@@ -474,8 +481,8 @@ async function spawnTgtd(state, dir, port, controlPort, deadline) {
   }
 }
 
-async function stopTgtd(pid, startTime, controlPort, { graceMs = 5000 } = {}) {
-  if (typeof startTime === 'string' && isAlive(pid, startTime) && controlPort) {
+async function stopTgtd(pid, startTime, controlPort, { graceMs = 5000, graceful = true } = {}) {
+  if (graceful && typeof startTime === 'string' && isAlive(pid, startTime) && controlPort) {
     const t = ['-C', String(controlPort), '--lld', 'iscsi'];
     // tgtd ignores SIGTERM: take it offline, drop every target, then delete the system.
     await run(TGTADM, [...t, '--op', 'update', '--mode', 'sys', '--name', 'State', '-v', 'offline'], { timeoutMs: 5000 });
@@ -495,26 +502,61 @@ async function stopTgtd(pid, startTime, controlPort, { graceMs = 5000 } = {}) {
   }
 }
 
+/**
+ * Starts a private tgtd in `dir` on a free loopback portal, recorded in pids.json as `name`.
+ * Retries with other ports when the portal was taken meanwhile. Resolves { port, controlPort,
+ * pid, startTime, logFile }.
+ */
+async function startTgtd(state, dir, { name, deadline }) {
+  // The "control port" is the suffix of tgtd's UNIX control socket (/run/tgtd/socket.N), not a TCP
+  // port; tgtd accepts 0..32767.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    let controlPort;
+    do controlPort = 10000 + crypto.randomInt(22768); while (controlPortTaken(controlPort));
+    const tgtd = await spawnTgtd(state, dir, port, controlPort, deadline, name);
+    if (tgtd.ok) return { port, controlPort, pid: tgtd.pid, startTime: tgtd.startTime, logFile: tgtd.logFile };
+    await stopTgtd(tgtd.pid, tgtd.startTime, controlPort);
+    if (!tgtd.retry || attempt >= 3) {
+      throw new TestEnvError(`private ${name} failed to start: ${tgtd.why}\n  tgtd log (${tgtd.logFile}):\n${tail(tgtd.logFile)}`);
+    }
+  }
+}
+
+/**
+ * Creates a target with its LUNs (a backing file `path`, or an RBD image `rbd: { image, conf,
+ * user }` through tgt's rbd backing store), INQUIRY/VPD parameters, an ACL for everyone and its
+ * CHAP accounts. `secrets` are redacted from errors.
+ */
+async function addTarget(controlPort, t, secrets) {
+  const C = (args) => tgtadm(controlPort, args, secrets);
+  const tid = String(t.tid);
+  await C(['--op', 'new', '--mode', 'target', '--tid', tid, '--targetname', t.iqn]);
+  for (const l of t.luns) {
+    const store = l.rbd
+      ? ['--bstype', 'rbd', '--backing-store', l.rbd.image, '--bsopts', `conf=${l.rbd.conf};id=${l.rbd.user}`]
+      : ['--backing-store', l.path];
+    await C(['--op', 'new', '--mode', 'logicalunit', '--tid', tid, '--lun', String(l.lun), ...store]);
+    await C(['--op', 'update', '--mode', 'logicalunit', '--tid', tid, '--lun', String(l.lun), '--params',
+      `vendor_id=${l.vendor},product_id=${l.product},product_rev=0001,scsi_sn=${l.serial},scsi_id=${l.scsiId}`]);
+  }
+  await C(['--op', 'bind', '--mode', 'target', '--tid', tid, '--initiator-address', 'ALL']);
+  if (t.chap) {
+    await C(['--op', 'new', '--mode', 'account', '--user', t.chap.username, '--password', t.chap.password]);
+    await C(['--op', 'bind', '--mode', 'account', '--tid', tid, '--user', t.chap.username]);
+  }
+  if (t.mutual) {
+    await C(['--op', 'new', '--mode', 'account', '--user', t.mutual.username, '--password', t.mutual.password]);
+    await C(['--op', 'bind', '--mode', 'account', '--tid', tid, '--user', t.mutual.username, '--outgoing']);
+  }
+}
+
 async function startIscsi(state, { timeoutMs }) {
   const dir = path.join(state.dir, 'iscsi');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const deadline = Date.now() + timeoutMs;
-
-  let port;
-  let controlPort;
-  let tgtd;
-  // The "control port" is the suffix of tgtd's UNIX control socket (/run/tgtd/socket.N), not a TCP
-  // port; tgtd accepts 0..32767.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    do controlPort = 10000 + crypto.randomInt(22768); while (controlPortTaken(controlPort));
-    tgtd = await spawnTgtd(state, dir, port, controlPort, deadline);
-    if (tgtd.ok) break;
-    await stopTgtd(tgtd.pid, tgtd.startTime, controlPort);
-    if (!tgtd.retry || attempt >= 3) {
-      throw new TestEnvError(`private tgtd failed to start: ${tgtd.why}\n  tgtd log (${tgtd.logFile}):\n${tail(tgtd.logFile)}`);
-    }
-  }
+  const tgtd = await startTgtd(state, dir, { name: 'tgtd', deadline });
+  const { port, controlPort } = tgtd;
 
   const run8 = crypto.randomBytes(3).toString('hex'); // makes serials unique per run
   const mkLun = (targetNo, lun, sizeBytes, product) => {
@@ -548,26 +590,333 @@ async function startIscsi(state, { timeoutMs }) {
     },
   ];
   const secrets = targets.flatMap((t) => [t.chap, t.mutual].filter(Boolean).map((a) => a.password));
-  const C = (args) => tgtadm(controlPort, args, secrets);
-  for (const t of targets) {
-    const tid = String(t.tid);
-    await C(['--op', 'new', '--mode', 'target', '--tid', tid, '--targetname', t.iqn]);
-    for (const l of t.luns) {
-      await C(['--op', 'new', '--mode', 'logicalunit', '--tid', tid, '--lun', String(l.lun), '--backing-store', l.path]);
-      await C(['--op', 'update', '--mode', 'logicalunit', '--tid', tid, '--lun', String(l.lun), '--params',
-        `vendor_id=${l.vendor},product_id=${l.product},product_rev=0001,scsi_sn=${l.serial},scsi_id=${l.scsiId}`]);
+  for (const t of targets) await addTarget(controlPort, t, secrets);
+  return { portal: `127.0.0.1:${port}`, port, controlPort, pid: tgtd.pid, logFile: tgtd.logFile, targets };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ceph: one ceph-mon, one ceph-mgr, one ceph-osd (memstore), cephx on, pool size 1, on loopback;
+// and a private tgtd exporting RBD images through tgt's rbd backing store (tgt-rbd).
+
+const CEPH_MON = '/usr/bin/ceph-mon';
+const CEPH_MGR = '/usr/bin/ceph-mgr';
+const CEPH_OSD = '/usr/bin/ceph-osd';
+const CEPH = '/usr/bin/ceph';
+const RBD = '/usr/bin/rbd';
+const MONMAPTOOL = '/usr/bin/monmaptool';
+const TGT_BS_RBD = '/usr/lib/tgt/backing-store/bs_rbd.so'; // tgtd loads it at start-up
+const CEPH_POOL = 'virtkit';
+const CEPH_USER = 'virtkit'; // client.virtkit, caps limited to the pool
+// The OSD settings Ceph's iSCSI gateway requirements ask for (docs.ceph.com/en/pacific/rbd/
+// iscsi-requirements: "lower the default timers for detecting down OSDs"), in the [osd] section
+// as the document shows them. Pacific's defaults: 20, 6, 30. start checks each running value
+// and its source ('file': ours, not the default) through the OSD's admin socket.
+const CEPH_OSD_SETTINGS = { osd_heartbeat_grace: 20, osd_heartbeat_interval: 5, osd_client_watch_timeout: 15 };
+// The RBD images the gateway tgtd exports (LUN number, size, INQUIRY product).
+const CEPH_LUNS = [[1, 64 * MiB, 'RBD-LUN1'], [2, 32 * MiB, 'RBD-LUN2']];
+
+function cephSkipReason() {
+  if (skipList().includes('ceph')) return 'skipped by VIRTKIT_TESTENV_SKIP';
+  const bins = [[CEPH_MON, 'ceph-mon'], [CEPH_MGR, 'ceph-mgr'], [CEPH_OSD, 'ceph-osd'], [CEPH, 'ceph-common'],
+    [RBD, 'ceph-common'], [MONMAPTOOL, 'ceph-base']];
+  for (const [bin, pkg] of bins) if (!fs.existsSync(bin)) return `${bin} not found (Debian package ${pkg})`;
+  return null;
+}
+
+/** Why the Ceph part's gateway tgtd cannot run here, or null. */
+function cephGatewaySkipReason() {
+  if (skipList().includes('iscsi')) return 'skipped by VIRTKIT_TESTENV_SKIP (iscsi)';
+  if (!fs.existsSync(TGTD) || !fs.existsSync(TGTADM)) return `${TGTD} or ${TGTADM} not found (Debian package tgt)`;
+  if (!fs.existsSync(TGT_BS_RBD)) return `${TGT_BS_RBD} not found (Debian package tgt-rbd)`;
+  if (!isRoot()) return `not running as root (uid ${process.getuid()}): tgtd needs root`;
+  return null;
+}
+
+/** A new cephx secret, encoded as Ceph's tools print it (CryptoKey: type 1 = AES, created,
+ * length 16, 16 random bytes; base64). */
+function cephKey() {
+  const b = Buffer.alloc(28);
+  const now = Date.now();
+  b.writeUInt16LE(1, 0);
+  b.writeUInt32LE(Math.floor(now / 1000), 2);
+  b.writeUInt32LE((now % 1000) * 1e6, 6);
+  b.writeUInt16LE(16, 10);
+  crypto.randomBytes(16).copy(b, 12);
+  return b.toString('base64');
+}
+
+/** A keyring file's text: one section per entity, with its key and caps. */
+function keyring(entities) {
+  return entities.map(({ name, key, caps }) =>
+    `[${name}]\n\tkey = ${key}\n${Object.entries(caps).map(([svc, c]) => `\tcaps ${svc} = "${c}"\n`).join('')}`).join('');
+}
+
+const CEPH_CONF = (d, { fsid, v1, v2 }) => `# ceph.conf of the private cluster of scripts/testenv.js: one mon (a), one mgr (x), one
+# memstore OSD (0), cephx, pool size 1, everything on 127.0.0.1 and in ${d}.
+[global]
+fsid = ${fsid}
+mon host = [v2:127.0.0.1:${v2},v1:127.0.0.1:${v1}]
+# Every messenger binds on loopback only (OSD and mgr ports come from 6800-7300, as usual).
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+ms bind ipv6 = false
+auth cluster required = cephx
+auth service required = cephx
+auth client required = cephx
+auth allow insecure global id reclaim = false
+# One OSD: pools of one replica, no placement across hosts, no PG autoscaling mid-test.
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+# Daemon statistics to the mgr, and the mgr's digest to the mon, every second instead of every
+# 5: health and PG states reach \`ceph status\` sooner (start: about 8.5 s instead of 11).
+mgr stats period = 1
+mon mgr digest period = 1
+# The state dir shares its disk with everything else on the machine: warn below 10% free, not 30%.
+mon data avail warn = 10
+run dir = ${d}/run
+crash dir = ${d}/crash
+log file = ${d}/log/$cluster-$name.log
+mon cluster log file = default=${d}/log/$cluster.$channel.log cluster=${d}/log/$cluster.log
+mon data = ${d}/mon/$cluster-$id
+mgr data = ${d}/mgr/$cluster-$id
+osd data = ${d}/osd/$cluster-$id
+osd objectstore = memstore
+memstore device bytes = ${1024 * MiB}
+
+[mon]
+keyring = ${d}/mon/$cluster-$id/keyring
+# A port taken since it was probed: give up after one attempt (start then tries other ports),
+# not after three, 5 s apart. (0 would mean no attempt at all.)
+ms bind retry count = 1
+ms bind retry delay = 1
+
+[mgr]
+keyring = ${d}/mgr/$cluster-$id/keyring
+
+[osd]
+keyring = ${d}/osd/$cluster-$id/keyring
+${Object.entries(CEPH_OSD_SETTINGS).map(([k, v]) => `${k.replace(/_/g, ' ')} = ${v}`).join('\n')}
+
+[client.admin]
+keyring = ${d}/admin.keyring
+
+[client.${CEPH_USER}]
+keyring = ${d}/${CEPH_USER}.keyring
+`;
+
+/** Spawns a Ceph daemon in the foreground (-f: its own log file, no fork), detached, recorded in
+ * pids.json at once. Returns { name, pid, startTime, logFile, stderrFile, exited() }. */
+function spawnCephDaemon(state, d, conf, type, id) {
+  const name = `ceph-${type}`;
+  const stderrFile = path.join(d, 'log', `${name}.${id}.stderr.log`);
+  const out = fs.openSync(stderrFile, 'a');
+  let child;
+  try {
+    child = spawn(`/usr/bin/${name}`, ['-f', '-c', conf, '-i', id], { detached: true, stdio: ['ignore', out, out], env: DAEMON_ENV, cwd: d });
+  } finally {
+    fs.closeSync(out);
+  }
+  let exited = null;
+  child.on('exit', (code, sig) => { exited = sig ? `killed by ${sig}` : `exited with status ${code}`; });
+  child.on('error', (e) => { exited = `could not be started: ${e.message}`; });
+  child.unref();
+  if (child.pid) state.addPid(name, child.pid);
+  return {
+    name: `${name}.${id}`, pid: child.pid, startTime: child.pid ? procStat(child.pid)?.startTime ?? null : null,
+    logFile: path.join(d, 'log', `ceph-${type}.${id}.log`), stderrFile, exited: () => exited,
+  };
+}
+
+async function startCeph(state, { timeoutMs }) {
+  const t0 = Date.now();
+  const deadline = t0 + timeoutMs;
+  const d = path.join(state.dir, 'ceph');
+  const f = (...p) => path.join(d, ...p);
+  for (const sub of ['log', 'run', 'crash', 'mon', 'mgr/ceph-x', 'osd/ceph-0', 'iscsi']) fs.mkdirSync(f(sub), { recursive: true, mode: 0o700 });
+  const conf = f('ceph.conf');
+  const fsid = crypto.randomUUID();
+
+  // The gateway is a tgtd of its own, not a third target on the iscsi part's tgtd: that one's
+  // targets are what its discovery tests expect to see, and a tgtd whose RBD LUN lost its OSD
+  // can hang in tgtadm; its stop comes before the cluster's (stopProcesses). It gets
+  // DAEMON_ENV like every daemon: a CEPH_KEYRING (or CEPH_ARGS) from the caller's environment
+  // would override the conf's keyring (seen: permission denied). It needs nothing from Ceph
+  // until its LUNs are added: start it meanwhile.
+  const gatewaySkip = cephGatewaySkipReason();
+  const gateway = gatewaySkip ? null : startTgtd(state, f('iscsi'), { name: 'tgtd-ceph', deadline }).then((v) => ({ v }), (e) => ({ e }));
+
+  // Keys are made here and written to 0600 keyring files; they never reach a command line.
+  const user = { name: `client.${CEPH_USER}`, key: cephKey(), caps: { mon: 'profile rbd', osd: `profile rbd pool=${CEPH_POOL}`, mgr: `profile rbd pool=${CEPH_POOL}` } };
+  const admin = { name: 'client.admin', key: cephKey(), caps: { mon: 'allow *', osd: 'allow *', mgr: 'allow *', mds: 'allow *' } };
+  const mgr = { name: 'mgr.x', key: cephKey(), caps: { mon: 'allow profile mgr', osd: 'allow *', mds: 'allow *' } };
+  const osd = { name: 'osd.0', key: cephKey(), caps: { mon: 'allow profile osd', mgr: 'allow profile osd', osd: 'allow *' } };
+  const mon = { name: 'mon.', key: cephKey(), caps: { mon: 'allow *' } };
+  writeFileAtomic(f('admin.keyring'), keyring([admin]));
+  writeFileAtomic(f(`${CEPH_USER}.keyring`), keyring([user]));
+  writeFileAtomic(f('mgr', 'ceph-x', 'keyring'), keyring([mgr]));
+  writeFileAtomic(f('osd', 'ceph-0', 'keyring'), keyring([osd]));
+  // The mon's mkfs imports every entity of this keyring (with its caps) into its auth database.
+  writeFileAtomic(f('mon.keyring'), keyring([mon, admin, mgr, osd, user]));
+
+  const daemons = [];
+  const logs = () => daemons.map((p) => `\n  ${p.name} log (${p.logFile}):\n${tail(p.logFile, 15)}\n  ${p.name} stderr:\n${tail(p.stderrFile, 5)}`).join('');
+  const failure = (why) => new TestEnvError(`private Ceph cluster ${why}${logs()}`);
+  const checkDaemons = () => {
+    for (const p of daemons) if (p.exited()) throw failure(`failed: ${p.name} ${p.exited()}`);
+  };
+  const left = () => Math.max(1000, deadline - Date.now());
+  /** A ceph CLI / rbd call as client.admin (or `id`; null: none, for `ceph daemon`, which talks
+   * to an admin socket); throws with stderr and the daemons' logs. */
+  const cli = async (cmd, args, { id = 'admin', timeout = 20000 } = {}) => {
+    const r = await run(cmd, ['-c', conf, ...(id ? ['--id', id] : []), ...args], { timeoutMs: Math.min(timeout, left()) });
+    if (r.code !== 0) {
+      checkDaemons();
+      throw failure(`failed: ${path.basename(cmd)} ${args.join(' ')} (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-5).join(' / ')}`);
     }
-    await C(['--op', 'bind', '--mode', 'target', '--tid', tid, '--initiator-address', 'ALL']);
-    if (t.chap) {
-      await C(['--op', 'new', '--mode', 'account', '--user', t.chap.username, '--password', t.chap.password]);
-      await C(['--op', 'bind', '--mode', 'account', '--tid', tid, '--user', t.chap.username]);
+    return r.stdout;
+  };
+  const must = async (cmd, args, what) => {
+    const r = await run(cmd, args, { timeoutMs: Math.min(30000, left()) });
+    if (r.code !== 0) throw failure(`${what} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-5).join(' / ')}`);
+  };
+
+  // 1. The mon, on two free loopback ports (msgr2 and the v1 protocol; libvirt and tgtd's librbd
+  //    are given the v1 port). A port taken between the probe and the mon's bind makes the mon
+  //    fail: then again on other ports.
+  const osdUuid = crypto.randomUUID();
+  let v1;
+  let v2;
+  for (let attempt = 1; ; attempt++) {
+    v1 = await freePort();
+    do v2 = await freePort(); while (v2 === v1);
+    writeFileAtomic(conf, CEPH_CONF(d, { fsid, v1, v2 }), 0o644);
+    fs.rmSync(f('mon', 'ceph-a'), { recursive: true, force: true });
+    fs.rmSync(f('monmap'), { force: true });
+    await must(MONMAPTOOL, ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${v2},v1:127.0.0.1:${v1}]`, f('monmap')], 'monmaptool --create');
+    await must(CEPH_MON, ['-c', conf, '--mkfs', '-i', 'a', '--monmap', f('monmap'), '--keyring', f('mon.keyring')], 'ceph-mon --mkfs');
+    const monD = spawnCephDaemon(state, d, conf, 'mon', 'a');
+    daemons.push(monD);
+    // The OSD's store is made meanwhile: memstore, local files only, and --no-mon-config (else
+    // it waits for the mon to hand it its configuration).
+    if (attempt === 1) await must(CEPH_OSD, ['-c', conf, '--no-mon-config', '--mkfs', '-i', '0', '--osd-uuid', osdUuid], 'ceph-osd --mkfs');
+    // Registers OSD 0 (the mon answering it is the readiness check; `osd new` with the same
+    // UUID and id is idempotent). Short connection attempts, so that a mon that could not bind
+    // (it exits at once: ms bind retry count = 0) is noticed at once too.
+    let r;
+    for (;;) {
+      r = await run(CEPH, ['-c', conf, '--id', 'admin', '--connect-timeout', '3', 'osd', 'new', osdUuid, '0'], { timeoutMs: Math.min(10000, left()) });
+      if (r.code === 0 || monD.exited() || Date.now() > deadline || !/timed out|error connecting/i.test(r.stderr)) break;
     }
-    if (t.mutual) {
-      await C(['--op', 'new', '--mode', 'account', '--user', t.mutual.username, '--password', t.mutual.password]);
-      await C(['--op', 'bind', '--mode', 'account', '--tid', tid, '--user', t.mutual.username, '--outgoing']);
+    if (r.code === 0) break;
+    const monLog = tail(monD.logFile, 40);
+    await terminate([monD], { graceMs: 2000 });
+    daemons.pop();
+    if (attempt >= 3 || !/bind.*(in use|unable)|Address already in use/i.test(monLog)) {
+      daemons.push(monD);
+      throw failure(`failed: ceph-mon.a did not answer on 127.0.0.1:${v1} (ceph osd new: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')})`);
     }
   }
-  return { portal: `127.0.0.1:${port}`, port, controlPort, pid: tgtd.pid, logFile: tgtd.logFile, targets };
+
+  // 2. mgr and OSD. Without a mgr, health says MGR_DOWN and pool statistics (libvirt's capacity) are 0.
+  daemons.push(spawnCephDaemon(state, d, conf, 'mgr', 'x'));
+  daemons.push(spawnCephDaemon(state, d, conf, 'osd', '0'));
+
+  // 3. The RBD pool (rbd pool init waits for its PGs to be active), and the gateway's images,
+  //    made by client.virtkit itself (its caps are enough for RBD and nothing else).
+  await cli(CEPH, ['osd', 'pool', 'create', CEPH_POOL, '8', '8', 'replicated']);
+  await cli(RBD, ['pool', 'init', CEPH_POOL], { timeout: 60000 });
+  const images = CEPH_LUNS.map(([lun, sizeBytes, product]) => ({ lun, sizeBytes, product, image: `${CEPH_POOL}/iscsi-lun${lun}` }));
+  for (const im of images) await cli(RBD, ['create', im.image, '--size', `${im.sizeBytes / MiB}M`], { id: CEPH_USER });
+
+  // 4. Healthy: HEALTH_OK, the mgr available, the OSD up and in, every PG active+clean.
+  let status = null;
+  let why = '';
+  for (;;) {
+    checkDaemons();
+    const r = await run(CEPH, ['-c', conf, '--id', 'admin', '--connect-timeout', '10', 'status', '--format', 'json'], { timeoutMs: Math.min(15000, left()) });
+    if (r.code === 0) {
+      try {
+        const s = JSON.parse(r.stdout);
+        const pgs = s.pgmap?.pgs_by_state ?? [];
+        const clean = pgs.filter((p) => p.state_name === 'active+clean').reduce((n, p) => n + p.count, 0);
+        const checks = Object.keys(s.health?.checks ?? {});
+        if (s.health?.status !== 'HEALTH_OK') why = `health ${s.health?.status} (${checks.join(', ')})`;
+        else if (!s.mgrmap?.available) why = 'no mgr available';
+        else if (s.osdmap?.num_up_osds !== 1 || s.osdmap?.num_in_osds !== 1) why = `OSDs up/in: ${s.osdmap?.num_up_osds}/${s.osdmap?.num_in_osds}`;
+        else if (!(s.pgmap?.num_pgs > 0) || clean !== s.pgmap.num_pgs) why = `PGs: ${pgs.map((p) => `${p.count} ${p.state_name}`).join(', ') || 'none reported'}`;
+        else { status = s; break; }
+      } catch (e) {
+        why = `unreadable ceph status: ${e.message}`;
+      }
+    } else why = `ceph status: ${r.stderr.trim().split('\n').pop()}`;
+    if (Date.now() > deadline) throw failure(`not healthy within ${Math.round(timeoutMs / 1000)} s: ${why}`);
+    await sleep(250);
+  }
+
+  // 5. The OSD runs with the gateway settings: value and source ('file') from its admin socket.
+  const diff = JSON.parse(await cli(CEPH, ['daemon', 'osd.0', 'config', 'diff'], { id: null })).diff ?? {};
+  const heartbeat = {};
+  for (const [k, want] of Object.entries(CEPH_OSD_SETTINGS)) {
+    const got = diff[k];
+    if (!got || Number(got.final) !== want || Number(got.file) !== want) {
+      throw failure(`failed: osd.0 does not run with ${k} = ${want} from ceph.conf (admin socket: ${JSON.stringify(got ?? null)})`);
+    }
+    heartbeat[k] = { value: Number(got.final), default: Number(got.default), source: 'file' };
+  }
+  const healthyMs = Date.now() - t0;
+
+  // 6. The gateway: a tgtd target with CHAP whose LUNs are the RBD images.
+  let iscsi;
+  if (gatewaySkip) iscsi = { skipped: gatewaySkip };
+  else {
+    const g = await gateway;
+    if (g.e) throw g.e;
+    const tgtd = g.v;
+    const run8 = crypto.randomBytes(3).toString('hex');
+    const target = {
+      iqn: `${IQN_PREFIX}:rbd`,
+      tid: 1,
+      chap: { username: 'virtkit-rbd', password: password() },
+      mutual: null,
+      luns: images.map((im) => ({
+        lun: im.lun, sizeBytes: im.sizeBytes, image: im.image, vendor: 'VIRTKIT', product: im.product,
+        serial: `VK${run8}R${im.lun}`, scsiId: `virtkit-${run8}-rbd-l${im.lun}`,
+        rbd: { image: im.image, conf, user: CEPH_USER },
+      })),
+    };
+    await addTarget(tgtd.controlPort, target, [target.chap.password]);
+    for (const l of target.luns) delete l.rbd;
+    iscsi = { portal: `127.0.0.1:${tgtd.port}`, port: tgtd.port, controlPort: tgtd.controlPort, pid: tgtd.pid, logFile: tgtd.logFile, targets: [target] };
+  }
+
+  const pid = (n) => daemons.find((p) => p.name === n)?.pid;
+  return {
+    conf,
+    dir: d,
+    logDir: f('log'),
+    fsid,
+    monHost: '127.0.0.1',
+    monPort: v1,
+    monPortV2: v2,
+    pool: CEPH_POOL,
+    user: CEPH_USER,
+    key: user.key,
+    keyring: f(`${CEPH_USER}.keyring`),
+    adminKeyring: f('admin.keyring'),
+    monPid: pid('ceph-mon.a'),
+    mgrPid: pid('ceph-mgr.x'),
+    osdPid: pid('ceph-osd.0'),
+    images: images.map((im) => ({ image: im.image, sizeBytes: im.sizeBytes })),
+    heartbeat,
+    health: status.health.status,
+    healthyMs,
+    iscsi,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,6 +930,25 @@ async function startIscsi(state, { timeoutMs }) {
  *   iscsi: { portal: '127.0.0.1:PORT', port, controlPort, pid, logFile,
  *            targets: [{ iqn, tid, chap: {username,password}|null, mutual: {username,password}|null,
  *                        luns: [{ lun, sizeBytes, path, vendor, product, serial, scsiId }] }] } | { skipped },
+ *   ceph: {
+ *     conf,                       // DIR/ceph/ceph.conf: mon host, keyring paths (for ceph/rbd -c CONF --id ID)
+ *     dir, logDir, fsid,
+ *     monHost: '127.0.0.1', monPort,  // the mon's v1 port: what libvirt's pool XML and librbd are given
+ *     monPortV2,                  // its msgr2 port (in ceph.conf's mon host)
+ *     pool: 'virtkit',            // an RBD pool (rbd pool init'ed), one replica
+ *     user: 'virtkit',            // client.virtkit: caps profile rbd, limited to the pool
+ *     key,                        // client.virtkit's cephx key, base64 (a SECRET: never print it);
+ *                                 // a libvirt `ceph` secret's value is its decoded bytes
+ *     keyring, adminKeyring,      // 0600 keyring files of client.virtkit and client.admin
+ *     monPid, mgrPid, osdPid,
+ *     images: [{ image: 'virtkit/iscsi-lun1', sizeBytes }],  // the gateway's RBD images
+ *     heartbeat: { osd_heartbeat_grace | osd_heartbeat_interval | osd_client_watch_timeout:
+ *                  { value, default, source: 'file' } },   // as osd.0 runs them (admin socket)
+ *     health: 'HEALTH_OK', healthyMs,                       // ms from start to healthy
+ *     iscsi: { portal, port, controlPort, pid, logFile,     // the gateway tgtd, shaped like `iscsi`
+ *              targets: [{ iqn, tid, chap: {username,password}, mutual: null,
+ *                          luns: [{ lun, sizeBytes, image, vendor, product, serial, scsiId }] }] } | { skipped }
+ *   } | { skipped },
  *   pids: [{ name, pid }]
  * }
  */
@@ -622,11 +990,22 @@ async function stopProcesses(dir) {
   await terminate(nsProcs, { graceMs: 5000 });
   removeCgroups(cgroups);
 
-  // 2. tgtd
-  const tg = recorded.filter((p) => p.name === 'tgtd');
-  for (const p of tg) await stopTgtd(p.pid, p.startTime, p.controlPort ?? env.iscsi?.controlPort);
+  // 2. tgtd, and the Ceph gateway's tgtd before the cluster under its LUNs goes (tgtadm can
+  //    hang once the OSD under an open RBD LUN is gone; every call has a timeout regardless).
+  //    With the OSD already gone, tgtadm on the gateway only runs into its timeouts (about
+  //    15 s): that tgtd is killed straight away (its LUNs' state is in Ceph, nothing to flush).
+  const cephOf = (...names) => recorded.filter((p) => names.includes(p.name));
+  const osdGone = cephOf('ceph-osd').length > 0 && !cephOf('ceph-osd').some((p) => isAlive(p.pid, p.startTime));
+  const tg = recorded.filter((p) => p.name === 'tgtd' || p.name === 'tgtd-ceph');
+  for (const p of tg) {
+    await stopTgtd(p.pid, p.startTime, p.controlPort ?? env.iscsi?.controlPort, { graceful: !(p.name === 'tgtd-ceph' && osdGone) });
+  }
 
-  const all = [...lv, ...nsProcs, ...tg];
+  // 3. Ceph: OSD and mgr, then the mon. Its state is memory and files in DIR, nothing to flush.
+  await terminate(cephOf('ceph-osd', 'ceph-mgr'), { graceMs: 5000 });
+  await terminate(cephOf('ceph-mon'), { graceMs: 5000 });
+
+  const all = [...lv, ...nsProcs, ...tg, ...cephOf('ceph-osd', 'ceph-mgr', 'ceph-mon')];
   // The daemons are orphans once the starting CLI has exited: give init a moment to reap
   // them, so that `pgrep` right after stop shows no <defunct> entries either.
   const zombie = (p) => { const st = procStat(p.pid); return st && st.startTime === p.startTime; };
@@ -760,6 +1139,9 @@ async function start({ stateDir, timeoutMs } = {}) {
     const isSkip = iscsiSkipReason();
     if (isSkip) parts.iscsi = { skipped: isSkip };
     else tasks.push(startIscsi(state, { timeoutMs }).then((v) => { parts.iscsi = v; }));
+    const cephSkip = cephSkipReason();
+    if (cephSkip) parts.ceph = { skipped: cephSkip };
+    else tasks.push(startCeph(state, { timeoutMs }).then((v) => { parts.ceph = v; }));
     const results = await Promise.allSettled(tasks);
     const errors = results.filter((r) => r.status === 'rejected').map((r) => r.reason);
     if (errors.length) {
@@ -771,6 +1153,7 @@ async function start({ stateDir, timeoutMs } = {}) {
       stateDir: dir,
       libvirt: parts.libvirt,
       iscsi: parts.iscsi,
+      ceph: parts.ceph,
       pids: state.pids().map(({ name, pid }) => ({ name, pid })),
     };
     writeEnv(state, env);
@@ -818,6 +1201,19 @@ function summary(env) {
     for (const t of is.targets) {
       const auth = t.chap ? `CHAP user ${t.chap.username}${t.mutual ? `, mutual ${t.mutual.username}` : ''}` : 'no CHAP';
       lines.push(`  ${t.iqn} (tid ${t.tid}, ${auth}): ${t.luns.map((l) => `LUN ${l.lun} ${l.sizeBytes / MiB} MiB`).join(', ')}`);
+    }
+  }
+  const ce = env.ceph;
+  if (ce.skipped) lines.push(`ceph: skipped (${ce.skipped})`);
+  else {
+    lines.push(`ceph: mon 127.0.0.1:${ce.monPort} (v2 ${ce.monPortV2}), mon ${ce.monPid}, mgr ${ce.mgrPid}, osd ${ce.osdPid}; pool ${ce.pool}, user client.${ce.user}; ${ce.health} after ${(ce.healthyMs / 1000).toFixed(1)} s`);
+    lines.push(`  osd.0: ${Object.entries(ce.heartbeat).map(([k, v]) => `${k} ${v.value} (default ${v.default})`).join(', ')}`);
+    const gw = ce.iscsi;
+    if (gw.skipped) lines.push(`  gateway: skipped (${gw.skipped})`);
+    else {
+      for (const t of gw.targets) {
+        lines.push(`  gateway: tgtd ${gw.pid} on ${gw.portal}: ${t.iqn} (CHAP user ${t.chap.username}): ${t.luns.map((l) => `LUN ${l.lun} ${l.image} ${l.sizeBytes / MiB} MiB`).join(', ')}`);
+      }
     }
   }
   lines.push(`env: ${path.join(env.stateDir, 'env.json')} (source ${path.join(env.stateDir, 'env.sh')})`);

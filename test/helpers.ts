@@ -26,9 +26,41 @@ export interface IscsiTarget {
   luns: IscsiLun[];
 }
 export type Part<T> = T | { skipped: string };
+/** A LUN of the Ceph gateway's tgtd: an RBD image (`pool/image`) instead of a file. */
+export interface RbdLun extends Omit<IscsiLun, 'path'> {
+  image: string;
+}
+export interface RbdTarget extends Omit<IscsiTarget, 'luns'> {
+  luns: RbdLun[];
+}
+/** The private Ceph cluster (scripts/testenv.js documents every field at writeEnv). */
+export interface CephEnv {
+  conf: string;
+  logDir: string;
+  fsid: string;
+  monHost: string;
+  /** The mon's v1 port: what libvirt's pool XML and librbd are given. */
+  monPort: number;
+  monPortV2: number;
+  pool: string;
+  /** client.<user>, caps limited to `pool`. */
+  user: string;
+  /** The user's cephx key, base64. A secret: never print it. */
+  key: string;
+  keyring: string;
+  adminKeyring: string;
+  monPid: number;
+  mgrPid: number;
+  osdPid: number;
+  images: Array<{ image: string; sizeBytes: number }>;
+  heartbeat: Record<string, { value: number; default: number; source: string }>;
+  iscsi: Part<{ portal: string; controlPort: number; pid: number; logFile: string; targets: RbdTarget[] }>;
+}
 export interface TestEnv {
   libvirt: Part<{ uri: string; socket: string }>;
   iscsi: Part<{ portal: string; controlPort: number; targets: IscsiTarget[] }>;
+  /** Absent in an env.json written before the Ceph part existed. */
+  ceph?: Part<CephEnv>;
 }
 
 function isSkipped<T>(p: Part<T> | undefined): p is { skipped: string } {
@@ -48,6 +80,32 @@ export function daemonUri(): { uri: string } | { skip: string } {
   if (!env) return { skip: 'no test environment: run the tests with `npm test` (scripts/test.sh starts a private libvirtd)' };
   if (isSkipped(env.libvirt)) return { skip: `private libvirtd not running: ${(env.libvirt as { skipped: string } | undefined)?.skipped ?? 'not started'}` };
   return { uri: env.libvirt.uri };
+}
+
+/** The private Ceph cluster, or the reason it is not available (for tap's `skip`). */
+export function cephEnv(): { ceph: CephEnv } | { skip: string } {
+  const env = testEnv();
+  if (!env) return { skip: 'no test environment: run the tests with `npm test` (scripts/test.sh starts a private Ceph cluster)' };
+  if (!env.ceph || isSkipped(env.ceph)) return { skip: `private Ceph cluster not running: ${env.ceph?.skipped ?? "not started (env.json has no ceph part)"}` };
+  return { ceph: env.ceph };
+}
+
+/**
+ * Runs Ceph's `ceph` or `rbd` CLI against the private cluster as client.admin (or `id`; '' for
+ * none, as `ceph daemon` on an admin socket wants), with
+ * the env's ceph.conf (which names the keyring files: no key on the command line), killed
+ * after `timeoutMs`. Resolves the exit status and output.
+ */
+export function cephCli(ceph: CephEnv, tool: 'ceph' | 'rbd', args: string[], { id = 'admin', timeoutMs = 30_000 } = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(`/usr/bin/${tool}`, ['-c', ceph.conf, ...(id ? ['--id', id] : []), ...args], { encoding: 'utf8', timeout: timeoutMs, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
+}
+
+/** cephCli that must succeed; returns stdout (parsed when `--format json` is among the args). */
+export function cephJson<T = unknown>(ceph: CephEnv, tool: 'ceph' | 'rbd', args: string[], opts?: { id?: string; timeoutMs?: number }): T {
+  const r = cephCli(ceph, tool, [...args, '--format', 'json'], opts);
+  if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed (status ${r.status}): ${r.stderr.trim().slice(-500)}`);
+  return JSON.parse(r.stdout) as T;
 }
 
 /** Forces a full garbage collection, with or without --expose-gc. */
@@ -86,7 +144,7 @@ export function tempDir(t: { teardown: (fn: () => unknown) => void }, prefix: st
 export const privateTgtdSkip = fs.existsSync('/usr/sbin/tgtd') && process.getuid?.() === 0 ? false : 'needs tgtd (Debian package tgt) and root';
 
 /**
- * A tgtd of the test's own (scripts/testenv.js with VIRTKIT_TESTENV_SKIP=libvirt), for tests
+ * A tgtd of the test's own (scripts/testenv.js with VIRTKIT_TESTENV_SKIP=libvirt,ceph), for tests
  * that kill or stop it; stopped and removed when the test ends. Returns its CHAP target.
  */
 export function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { portal: string; pid: number; target: IscsiTarget } {
@@ -96,7 +154,7 @@ export function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { por
     spawnSync(process.execPath, [script, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 });
   });
   const started = spawnSync(process.execPath, [script, 'start', '--state', state], {
-    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'libvirt' },
+    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'libvirt,ceph' },
   });
   if (started.status !== 0) throw new Error(`a private tgtd did not start: ${started.stderr}`);
   const env = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as {

@@ -29,7 +29,9 @@ export interface GuestDiskCommon {
  * A disk on a storage pool volume: `<disk type='volume'><source pool= volume=>`. This is
  * the form for volumes of an `iscsi-direct` pool (libvirt gives QEMU the LUN with the pool's
  * host, initiator IQN and CHAP secret), and for `iscsi` pools (`mode: 'host'` uses the
- * host's kernel session, `'direct'` lets QEMU log in itself), `rbd`, `dir`, `logical`…
+ * host's kernel session, `'direct'` lets QEMU log in itself), `dir`, `logical`… Not for
+ * `rbd` pools: libvirt 9.0 refuses them here ("isn't yet supported"); give an RBD image as a
+ * network disk (`protocol: 'rbd'`, name `pool/image`, the mons as hosts, auth by `ceph` secret).
  */
 export interface GuestPoolDisk extends GuestDiskCommon {
   pool: string;

@@ -195,13 +195,13 @@ if ('skip' in target) {
   });
 
   t.test('libvirtd killed under a running guest: closed (eof), pending calls reject with typed errors', async (t) => {
-    // A libvirtd of its own (no tgtd), so the rest of the suite keeps its daemon.
+    // A libvirtd of its own (no tgtd, no Ceph), so the rest of the suite keeps its daemon.
     const state = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-killenv-'));
     const script = path.join(repoRoot, 'scripts', 'testenv.js');
     t.teardown(() => {
       execFileSync(process.execPath, [script, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 });
     });
-    execFileSync(process.execPath, [script, 'start', '--state', state], { stdio: 'ignore', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'iscsi' } });
+    execFileSync(process.execPath, [script, 'start', '--state', state], { stdio: 'ignore', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'iscsi,ceph' } });
     const killEnv = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as { libvirt: { uri: string; pid: number } };
     const conn: Connection = await connect(killEnv.libvirt.uri, { events: true });
     const dom = await conn.createDomain(`<domain type='${type}'><name>vk-ev-killed</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>

@@ -1,7 +1,7 @@
 // tgtd killed while 32 reads are in flight on a session: every read settles (the ones that
 // had not finished reject with a typed IscsiError), the process lives, close() still works,
 // and a session to a tgtd started afterwards works. Uses a tgtd of its own (the shared one
-// serves the other tiers): `scripts/testenv.js start` with VIRTKIT_TESTENV_SKIP=libvirt.
+// serves the other tiers): `scripts/testenv.js start` with VIRTKIT_TESTENV_SKIP=libvirt,ceph.
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { iscsi, IscsiError } from 'virtkit';

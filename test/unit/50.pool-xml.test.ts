@@ -3,7 +3,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildPoolXml, parsePoolXml, type IscsiDirectPool, type StoragePoolDefinition } from 'virtkit';
+import { buildPoolXml, parsePoolXml, type IscsiDirectPool, type RbdPool, type StoragePoolDefinition } from 'virtkit';
 import { fixtures, canValidateXml, validateXml } from '../helpers';
 
 const dir = path.join(fixtures, 'libvirt-xml', 'storagepool');
@@ -80,6 +80,30 @@ t.test('a pool written by hand is valid, and edits keep what the types do not mo
   t.match(out, /<future x="1"\/>/);
   t.match(out, /<extra\/>/);
   t.match(out, /<name>renamed<\/name>/);
+});
+
+t.test('an rbd pool written by hand: the mons with their ports, cephx by secret usage, librados options', { skip: canValidate ? false : 'virt-xml-validate or xmllint missing' }, async (t) => {
+  const rbd: RbdPool = {
+    type: 'rbd',
+    name: 'ceph1',
+    source: {
+      name: 'virtkit',
+      hosts: [{ name: '127.0.0.1', port: 40551 }, { name: 'mon2.example' }],
+      auth: { type: 'ceph', username: 'virtkit', secret: { usage: 'ceph1-key' } },
+    },
+    rbdConfig: { client_mount_timeout: '5' },
+  };
+  const xml = buildPoolXml(rbd);
+  t.equal(validate(xml).status, 0, `valid: ${validate(xml).stderr.trim()}`);
+  t.match(xml, /<pool type="rbd" xmlns:rbd="http:\/\/libvirt.org\/schemas\/storagepool\/rbd\/1.0">/, 'the rbd namespace is declared');
+  t.match(xml, /<host name="127.0.0.1" port="40551"\/>\s*<host name="mon2.example"\/>/, 'each mon, the port only where given');
+  t.match(xml, /<name>virtkit<\/name>/, 'the Ceph pool');
+  t.match(xml, /<auth type="ceph" username="virtkit">\s*<secret usage="ceph1-key"\/>\s*<\/auth>/);
+  t.match(xml, /<rbd:config_opts>\s*<rbd:option name="client_mount_timeout" value="5"\/>\s*<\/rbd:config_opts>/);
+  const back = parsePoolXml(xml);
+  t.same(JSON.parse(JSON.stringify(back)), JSON.parse(JSON.stringify(rbd)), 'parses back to the definition');
+  if (back.type === 'rbd') delete back.rbdConfig;
+  t.notMatch(buildPoolXml(back), /config_opts/, 'dropping rbdConfig drops the options');
 });
 
 t.test('bad input', async (t) => {

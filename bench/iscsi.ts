@@ -37,8 +37,8 @@ const ISCSI_LS = '/usr/bin/iscsi-ls';
 const BENCH_IQN = 'iqn.2026-11.org.virtkit.bench:lun1g';
 const INITIATOR = 'iqn.2026-11.org.virtkit.bench:initiator';
 /** Seconds per sequential-read run (iscsi-perf's -t is whole seconds), and rounds. */
-const READ_SECONDS = 5;
-const READ_ROUNDS = 3;
+const READ_SECONDS = 3;
+const READ_ROUNDS = 5;
 /** iscsi-ls runs for its latency row. */
 const LS_RUNS = 40;
 

@@ -531,6 +531,7 @@ async function startIscsi(state, { timeoutMs }) {
       scsiId: `virtkit-${run8}-t${targetNo}-l${lun}`, // VPD page 0x83 (T10 vendor id)
     };
   };
+  const chapAccount = { username: 'virtkit-user', password: password() };
   const targets = [
     {
       iqn: `${IQN_PREFIX}:open`,
@@ -542,13 +543,25 @@ async function startIscsi(state, { timeoutMs }) {
     {
       iqn: `${IQN_PREFIX}:chap`,
       tid: 2,
-      chap: { username: 'virtkit-user', password: password() },
+      chap: chapAccount,
       mutual: { username: 'virtkit-target', password: password() },
       luns: [mkLun(2, 1, 64 * MiB, 'CHAP-LUN1'), mkLun(2, 2, 32 * MiB, 'CHAP-LUN2')],
+    },
+    // Five small LUNs for guests (the provisioning tests and the iscsi-direct-guest example):
+    // the same CHAP account as the chap target (so an initiator logging in to every target
+    // with it, as iscsi-ls does, gets in everywhere), without mutual CHAP (libvirt's
+    // iscsi-direct pools and QEMU do one-way CHAP only).
+    {
+      iqn: `${IQN_PREFIX}:guests`,
+      tid: 3,
+      chap: chapAccount,
+      mutual: null,
+      luns: [1, 2, 3, 4, 5].map((n) => mkLun(3, n, (8 + 8 * n) * MiB, `GUEST-LUN${n}`)),
     },
   ];
   const secrets = targets.flatMap((t) => [t.chap, t.mutual].filter(Boolean).map((a) => a.password));
   const C = (args) => tgtadm(controlPort, args, secrets);
+  const accounts = new Set(); // tgtd accounts created so far (one may be bound to several targets)
   for (const t of targets) {
     const tid = String(t.tid);
     await C(['--op', 'new', '--mode', 'target', '--tid', tid, '--targetname', t.iqn]);
@@ -559,7 +572,8 @@ async function startIscsi(state, { timeoutMs }) {
     }
     await C(['--op', 'bind', '--mode', 'target', '--tid', tid, '--initiator-address', 'ALL']);
     if (t.chap) {
-      await C(['--op', 'new', '--mode', 'account', '--user', t.chap.username, '--password', t.chap.password]);
+      if (!accounts.has(t.chap.username)) await C(['--op', 'new', '--mode', 'account', '--user', t.chap.username, '--password', t.chap.password]);
+      accounts.add(t.chap.username);
       await C(['--op', 'bind', '--mode', 'account', '--tid', tid, '--user', t.chap.username]);
     }
     if (t.mutual) {
@@ -581,6 +595,10 @@ async function startIscsi(state, { timeoutMs }) {
  *   iscsi: { portal: '127.0.0.1:PORT', port, controlPort, pid, logFile,
  *            targets: [{ iqn, tid, chap: {username,password}|null, mutual: {username,password}|null,
  *                        luns: [{ lun, sizeBytes, path, vendor, product, serial, scsiId }] }] } | { skipped },
+ *   (targets, in this order: `…:open` (tid 1, no CHAP, one LUN), `…:chap` (tid 2, CHAP and mutual
+ *    CHAP, two LUNs), `…:guests` (tid 3, CHAP with the chap target's account, no mutual CHAP, five
+ *    LUNs of 16, 24, 32, 40 and 48 MiB, for guests on an iscsi-direct pool); find them by what
+ *    they offer, not by index)
  *   pids: [{ name, pid }]
  * }
  */

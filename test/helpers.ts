@@ -81,3 +81,22 @@ export function tempDir(t: { teardown: (fn: () => unknown) => void }, prefix: st
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/**
+ * A private libvirtd of the test's own (scripts/testenv.js with VIRTKIT_TESTENV_SKIP=iscsi),
+ * stopped and removed when `t` ends: for tests that compare the daemon's whole lists of
+ * secrets, pools and domains, which the shared daemon's other tests change meanwhile.
+ * Returns its URI, or the reason it cannot run.
+ */
+export function privateLibvirtd(t: { teardown: (fn: () => unknown) => void }): { uri: string } | { skip: string } {
+  const script = path.join(repoRoot, 'scripts', 'testenv.js');
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-own-'));
+  t.teardown(() => spawnSync(process.execPath, [script, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 }));
+  const r = spawnSync(process.execPath, [script, 'start', '--state', state], {
+    encoding: 'utf8', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'iscsi' },
+  });
+  if (r.status !== 0) throw new Error(`private libvirtd did not start: ${r.stderr}`);
+  const env = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as TestEnv;
+  if (isSkipped(env.libvirt)) return { skip: `private libvirtd not available: ${env.libvirt.skipped}` };
+  return { uri: env.libvirt.uri };
+}

@@ -267,7 +267,14 @@ export async function guestsUsingPool(conn: Connection, pool: string): Promise<s
   for (const dom of await conn.listAllDomains()) {
     const xmls = [await dom.getXML().catch(() => '')];
     if (await dom.isPersistent().catch(() => false)) xmls.push(await dom.getXML(DomainXMLFlags.VIR_DOMAIN_XML_INACTIVE).catch(() => ''));
-    const uses = xmls.some((x) => x !== '' && (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && d.source?.pool === pool));
+    const uses = xmls.some((x) => {
+      if (x === '') return false;
+      try {
+        return (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && d.source?.pool === pool);
+      } catch {
+        return x.includes(`pool='${pool}'`); // a document the typed parser refuses: libvirt's own quoting
+      }
+    });
     if (uses) users.push(dom.name);
   }
   return users.sort();

@@ -8,7 +8,7 @@ export { ProvisionError } from './errors';
 export type { ProvisionErrorInfo, ProvisionReason, ProvisionStep } from './errors';
 export {
   DEFAULT_ISCSI_TARGET_PATH, findIscsiadm, iscsiadmLogoutArgs, iscsiPoolDefinition, isLocalUri, isStaleSessionError, ISCSIADM_PATHS,
-  provisionIscsiPool,
+  logoutStaleSession, provisionIscsiPool,
 } from './iscsi';
 export type { IscsiPoolOptions, IscsiPoolVolume, ProvisionedIscsiPool } from './iscsi';
 export { CEPH_MON_PORT, cephKeyBytes, provisionRbdPool, rbdPoolDefinition } from './rbd';

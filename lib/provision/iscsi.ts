@@ -220,23 +220,41 @@ function runIscsiadm(bin: string, args: string[], timeoutMs: number): Promise<vo
   });
 }
 
+/**
+ * Logs out the kernel initiator's sessions to `target` at `portal` with `iscsiadm` (from an
+ * argument array; a logout needs no password), for a libvirt on this host (`uri`). Resolves
+ * to what it did; rejects with an Error in plain words when it cannot: the libvirt host is
+ * another one, `iscsiadm` is not installed, or the logout failed. Each message names the
+ * command to run by hand.
+ */
+export async function logoutStaleSession(uri: string, target: string, portal: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
+  const args = iscsiadmLogoutArgs(target, portal);
+  const where = parsePortal(portal, 'portal').address;
+  const by = `log it out with: iscsiadm ${args.join(' ')}`;
+  if (!isLocalUri(uri)) throw new Error(`the session is on the libvirt host of ${uri}, not this one; ${by}, there`);
+  const bin = findIscsiadm();
+  if (bin === null) throw new Error(`iscsiadm (Debian package open-iscsi) is not installed here to log it out; ${by}`);
+  try {
+    await runIscsiadm(bin, args, timeoutMs);
+  } catch (err) {
+    throw new Error(`logging it out failed (${said(err)}); ${by}`);
+  }
+  return `logged out an old kernel iSCSI session to ${target} at ${where} (iscsiadm ${args.join(' ')})`;
+}
+
 function staleSessionRecovery(conn: Connection, c: Checked, journal: Journal): (err: unknown) => Promise<string | null> {
   return async (err) => {
     if (c.type !== 'iscsi' || !isStaleSessionError(err)) return null;
-    const args = iscsiadmLogoutArgs(c.target, c.portal.address);
-    const blocked = `pool ${c.name} did not start: an old kernel iSCSI session to ${c.target} at ${c.portal.address} blocks it`;
-    const by = `log it out with: iscsiadm ${args.join(' ')}`;
-    if (!isLocalUri(conn.uri))
-      throw await journal.fail('start', 'stale-session', `${blocked}, on the libvirt host of ${conn.uri} (not this one); ${by}, there.`, err);
-    const bin = findIscsiadm();
-    if (bin === null)
-      throw await journal.fail('start', 'stale-session', `${blocked}, and iscsiadm (Debian package open-iscsi) is not installed here to log it out.`, err);
     try {
-      await runIscsiadm(bin, args, c.timeoutMs);
-    } catch (logoutErr) {
-      throw await journal.fail('start', 'stale-session', `${blocked}, and logging it out failed: ${said(logoutErr)}.`, logoutErr);
+      return `${await logoutStaleSession(conn.uri, c.target, c.portal.address, c.timeoutMs)} and started again`;
+    } catch (why) {
+      throw await journal.fail(
+        'start',
+        'stale-session',
+        `pool ${c.name} did not start: an old kernel iSCSI session to ${c.target} at ${c.portal.address} blocks it, and ${said(why)}.`,
+        err,
+      );
     }
-    return `logged out an old kernel iSCSI session to ${c.target} at ${c.portal.address} (iscsiadm ${args.join(' ')}) and started again`;
   };
 }
 

@@ -236,6 +236,24 @@ if (skip) {
     t.same(await snapshot(conn), before);
   });
 
+  t.test('the pool name taken by an iscsi-direct pool on another target: a conflict too; that pool is untouched', async (t) => {
+    const conn = await open(t);
+    const name = `vk-taken2-${id()}`;
+    const elsewhere = tgt!.targets.find((x) => x.iqn !== target.iqn)!;
+    const other = await conn.defineStoragePool({
+      type: 'iscsi-direct', name,
+      source: { hosts: [{ name: '127.0.0.1', port: Number(portal.split(':')[1]) }], devices: [{ path: elsewhere.iqn }], initiatorIqn: initiator() },
+    });
+    t.teardown(() => other.undefine().catch(() => undefined));
+    const otherXml = await other.getXML();
+    const before = await snapshot(conn);
+    const err = await provisionError(provisionIscsiPool(conn, options(name)));
+    t.match(err, { step: 'pool', reason: 'conflict' });
+    t.match(err.message, `(iscsi-direct pool on ${elsewhere.iqn} at 127.0.0.1:`);
+    t.equal(await other.getXML(), otherXml, 'the other pool is as it was');
+    t.same(await snapshot(conn), before);
+  });
+
   t.test('a secret that existed is never deleted: on failure it gets its old value back (not private), on success the new one', async (t) => {
     const conn = await open(t);
     const usage = `vk-kept-${id()}`;

@@ -4,8 +4,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import {
-  buildDomainXml, buildPoolXml, cephKeyBytes, GUEST_METADATA_NS, guestDefinition, iscsiadmLogoutArgs, iscsiPoolDefinition, isLocalUri,
-  isStaleSessionError, LibvirtError, multipathPoolDefinition, parsePoolXml, rbdPoolDefinition,
+  buildDomainXml, buildPoolXml, cephKeyBytes, findIscsiadm, GUEST_METADATA_NS, guestDefinition, iscsiadmLogoutArgs, iscsiPoolDefinition, isLocalUri,
+  isStaleSessionError, LibvirtError, logoutStaleSession, multipathPoolDefinition, parsePoolXml, rbdPoolDefinition,
 } from 'virtkit';
 import { canValidateXml, validateXml } from '../helpers';
 
@@ -188,4 +188,13 @@ t.test('the iscsiadm logout: an argument array, no password, portals as iscsiadm
 t.test('local libvirt URIs (where iscsiadm would run on the right host)', async (t) => {
   for (const u of ['qemu:///system', 'qemu+unix:///system?socket=/tmp/x/libvirt-sock', 'test:///default', 'qemu://localhost/system']) t.equal(isLocalUri(u), true, u);
   for (const u of ['qemu+ssh://root@kvm1/system', 'qemu+tcp://10.0.0.5/system', 'nonsense']) t.equal(isLocalUri(u), false, u);
+});
+
+t.test('logging out a stale session: refused for a remote libvirt host, and where iscsiadm is missing, each naming the command to run', async (t) => {
+  const remote = await logoutStaleSession('qemu+ssh://root@kvm1/system', 'iqn.2026-11.org.example:t', '10.0.0.5').then(() => null, (e: unknown) => e as Error);
+  t.match(remote?.message, 'the session is on the libvirt host of qemu+ssh://root@kvm1/system, not this one; log it out with: iscsiadm --mode node --targetname iqn.2026-11.org.example:t --portal 10.0.0.5:3260 --logout, there');
+  t.test('without iscsiadm', { skip: findIscsiadm() ? `iscsiadm is installed (${findIscsiadm()}): running it would log out real sessions` : false }, async (t) => {
+    const missing = await logoutStaleSession('qemu:///system', 'iqn.2026-11.org.example:t', '10.0.0.5').then(() => null, (e: unknown) => e as Error);
+    t.match(missing?.message, /^iscsiadm \(Debian package open-iscsi\) is not installed here to log it out; log it out with: iscsiadm --mode node/);
+  });
 });

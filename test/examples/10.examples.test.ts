@@ -88,7 +88,9 @@ t.test('watch-events: a provision, a guest and a teardown, row by row', { skip }
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.teardown(() => child.kill('SIGKILL'));
-  for (let i = 0; i < 200 && !out.includes('Ctrl-C stops.'); i++) await new Promise((r) => setTimeout(r, 50));
+  // Subscribed once it says so (a loaded machine may take a while to get there).
+  for (let i = 0; i < 600 && !out.includes('Ctrl-C stops.') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+  t.match(out, /Watching pool, secret and guest events for 180 s; Ctrl-C stops\./, `it is watching ${err}`);
   t.match(out, /Pools on 127\.0\.0\.1:\d+\n/, 'it listed the pools on the portal first');
 
   const conn = await connect((shared as { uri: string }).uri);
@@ -111,8 +113,11 @@ t.test('watch-events: a provision, a guest and a teardown, row by row', { skip }
     ['secret', `iscsi:${name}-chap`, 'undefined'],
   ];
   const mine = () =>
-    out.split('\n').map((l) => l.split(/\s{2,}/u)).filter((c) => /^\d\d:\d\d:\d\d\.\d{3}$/u.test(c[0] ?? '') && (c[2] ?? '').startsWith(name) || (c[2] ?? '') === `iscsi:${name}-chap`);
-  for (let i = 0; i < 200 && mine().filter((c) => c[3] === 'undefined').length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    out
+      .split('\n')
+      .map((l) => l.split(/\s{2,}/u))
+      .filter((c) => /^\d\d:\d\d:\d\d\.\d{3}$/u.test(c[0] ?? '') && ((c[2] ?? '').startsWith(name) || c[2] === `iscsi:${name}-chap`));
+  for (let i = 0; i < 400 && mine().filter((c) => c[3] === 'undefined').length < 3; i++) await new Promise((r) => setTimeout(r, 50));
   child.kill('SIGINT');
   t.equal(await exited, 0, err);
   const rows = mine().map((c) => c.slice(1, 4)).filter((c) => want.some((w) => w[2] === c[2] && w[0] === c[0]));

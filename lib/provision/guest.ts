@@ -26,8 +26,8 @@ export interface DefineGuestOptions {
   firmware?: 'bios' | 'uefi';
   /** In boot order; `vda`, `vdb`… on virtio. */
   disks: GuestDiskOption[];
-  /** An ISO: a path on the libvirt host, or a pool volume. */
-  cdrom?: GuestDiskOption;
+  /** An ISO: a path on the libvirt host (a string or `{ path }`), or a pool volume. */
+  cdrom?: string | GuestDiskOption;
   /** A libvirt network's name, or an interface (`{ bridge }`, `{ user: true }`, …). */
   network?: string | GuestInterface;
   /** `kvm` when the host offers it for x86_64, else `qemu` (TCG). */
@@ -64,7 +64,7 @@ function check(options: unknown) {
   if (o.firmware !== undefined && o.firmware !== 'bios' && o.firmware !== 'uefi') throw new TypeError("options.firmware must be 'bios' or 'uefi'");
   if (!Array.isArray(o.disks)) throw new TypeError('options.disks must be an array of { pool, volume } or { path }');
   const disks = o.disks.map((d, i) => diskArg(d, `options.disks[${i}]`));
-  const cdrom = o.cdrom === undefined ? undefined : diskArg(o.cdrom, 'options.cdrom');
+  const cdrom = o.cdrom === undefined ? undefined : typeof o.cdrom === 'string' ? { path: textArg(o.cdrom, 'options.cdrom') } : diskArg(o.cdrom, 'options.cdrom');
   let network: GuestInterface | undefined;
   if (typeof o.network === 'string') network = { network: nameArg(o.network, 'options.network') };
   else if (o.network !== undefined) network = objectArg(o.network, 'options.network') as GuestInterface;

@@ -133,9 +133,14 @@ if (skip) {
       t.equal((await dom.blockInfo('vda')).capacity, target.luns[i]!.sizeBytes, `${dom.name}: QEMU sees the whole LUN ${i + 1}`);
       t.match(await dom.getXML(), new RegExp(`<source pool='${name}' volume='unit:0:0:${i + 1}'`), 'a volume disk on the pool');
     }
-    const redefined = await defineGuest(conn, { name: `${name}-g1`, memoryMiB: 96, vcpus: 1, disks: [{ pool: name, volume: 'unit:0:0:1' }], start: true });
+    const redefined = await defineGuest(conn, {
+      name: `${name}-g1`, memoryMiB: 96, vcpus: 1, disks: [{ pool: name, volume: 'unit:0:0:1' }], network: { user: true }, start: true,
+    });
     t.equal(redefined.uuid, doms[0]!.uuid, 'a second defineGuest updates the same guest');
-    t.match(await redefined.getXML(2 /* INACTIVE */), /<memory unit='KiB'>98304<\/memory>/, 'with the new memory');
+    const inactive = await redefined.getXML(2 /* INACTIVE */);
+    t.match(inactive, /<memory unit='KiB'>98304<\/memory>/, 'with the new memory');
+    t.match(inactive, /<interface type='user'>/, 'and the new NIC');
+    t.equal((await redefined.state()).stateName, 'running', 'still running (the new definition applies from its next start)');
     const mid = await snapshot(conn);
 
     const missing = await provisionError(defineGuest(conn, { name: `${name}-x`, memoryMiB: 64, vcpus: 1, disks: [{ pool: name, volume: 'unit:0:0:9' }] }));

@@ -147,6 +147,7 @@ t.test('guest definition: volume and path disks, a CD-ROM, a network, the define
   t.match(xml, /<memory unit="KiB">131072<\/memory>/);
   if (!noValidator) t.equal(invalid(xml, 'domain'), '', `valid against libvirt's domain schema`);
   t.match(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [], cpu: 'host-passthrough' })), /<cpu mode="host-passthrough"/);
+  t.match(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [], cdrom: '/srv/iso/a.iso' })), /<disk type="file" device="cdrom">\s*<driver name="qemu" type="raw"\/>\s*<source file="\/srv\/iso\/a.iso"\/>/, 'a CD-ROM by path');
   for (const [what, change] of [
     ['memory', { memoryMiB: 0 }],
     ['vcpus', { vcpus: 1.5 }],

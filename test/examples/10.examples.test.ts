@@ -1,12 +1,13 @@
 // The examples, run as a person would run them (node dist/examples/NAME.js with flags), their
 // printed tables checked: quickstart on libvirt's test driver; iscsi-direct-guest and
-// watch-events against the test environment's libvirtd and tgtd.
+// watch-events against the test environment's tgtd and a libvirtd of this file's own (given
+// with --uri: the shared daemon's other tests count its clients and must not see these).
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { connect, defineGuest, provisionIscsiPool, teardownPool } from 'virtkit';
-import { daemonUri, repoRoot, testEnv, type IscsiTarget } from '../helpers';
+import { daemonUri, privateLibvirtd, repoRoot, testEnv, type IscsiTarget } from '../helpers';
 
 const example = (name: string) => path.join(repoRoot, 'dist', 'examples', `${name}.js`);
 const run = (name: string, args: string[]) => spawnSync(process.execPath, [example(name), ...args], { encoding: 'utf8', timeout: 240000 });
@@ -39,8 +40,17 @@ const tgt = env && !('skipped' in env.iscsi) ? env.iscsi : null;
 const guests = tgt?.targets.find((x) => x.chap && !x.mutual && x.luns.length >= 5) as IscsiTarget | undefined;
 const skip = 'skip' in shared ? shared.skip : !guests ? 'no tgtd target with five LUNs (see scripts/testenv.js)' : false;
 
+// This file's own libvirtd, started before the tests that need it and stopped at the end.
+let ownUri = '';
+if (!skip)
+  t.before(() => {
+    const own = privateLibvirtd(t);
+    if ('skip' in own) throw new Error(own.skip);
+    ownUri = own.uri;
+  });
+
 t.test('iscsi-direct-guest against the test environment: preflight, pool, volumes, five guests running, torn down', { skip }, async (t) => {
-  const r = run('iscsi-direct-guest', ['--env', process.env.VIRTKIT_TESTENV!]);
+  const r = run('iscsi-direct-guest', ['--env', process.env.VIRTKIT_TESTENV!, '--uri', ownUri]);
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stderr, '', 'nothing on stderr');
   const out = r.stdout;
@@ -65,14 +75,14 @@ t.test('iscsi-direct-guest against the test environment: preflight, pool, volume
   }
   t.match(out, new RegExp(`\nTeardown\n(  (stopped|removed) guest ${pool}-g\\d\n){10}  stopped pool ${pool}\n  removed the definition of pool ${pool}\n  removed secret iscsi:${pool}-chap\n`));
   t.match(out, /\nDone: nothing left behind\.\n$/);
-  const conn = await connect((shared as { uri: string }).uri);
+  const conn = await connect(ownUri);
   t.teardown(() => conn.close());
   t.notOk((await conn.listAllStoragePools()).some((p) => p.name === pool), 'the pool is gone');
   t.notOk((await conn.listAllDomains()).some((d) => d.name.startsWith(pool!)), 'the guests are gone');
 });
 
 t.test('iscsi-direct-guest with a target the portal lacks: the preflight error, exit status 1', { skip }, async (t) => {
-  const r = run('iscsi-direct-guest', ['--env', process.env.VIRTKIT_TESTENV!, '--target', 'iqn.2026-11.org.virtkit.test:nope']);
+  const r = run('iscsi-direct-guest', ['--env', process.env.VIRTKIT_TESTENV!, '--uri', ownUri, '--target', 'iqn.2026-11.org.virtkit.test:nope']);
   t.equal(r.status, 1);
   t.match(r.stderr, /^provisioning failed at preflight \(no-target\): the portal 127\.0\.0\.1:\d+ does not offer target iqn\.2026-11\.org\.virtkit\.test:nope/);
   t.match(r.stdout, /\nTeardown\n  nothing to remove\n/);
@@ -81,7 +91,7 @@ t.test('iscsi-direct-guest with a target the portal lacks: the preflight error, 
 t.test('watch-events: a provision, a guest and a teardown, row by row', { skip }, async (t) => {
   const id = randomUUID().slice(0, 8);
   const name = `vk-watch-${id}`;
-  const child = spawn(process.execPath, [example('watch-events'), '--env', process.env.VIRTKIT_TESTENV!, '--seconds', '180'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [example('watch-events'), '--env', process.env.VIRTKIT_TESTENV!, '--uri', ownUri, '--seconds', '180'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -93,7 +103,7 @@ t.test('watch-events: a provision, a guest and a teardown, row by row', { skip }
   t.match(out, /Watching pool, secret and guest events for 180 s; Ctrl-C stops\./, `it is watching ${err}`);
   t.match(out, /Pools on 127\.0\.0\.1:\d+\n/, 'it listed the pools on the portal first');
 
-  const conn = await connect((shared as { uri: string }).uri);
+  const conn = await connect(ownUri);
   t.teardown(() => conn.close());
   t.teardown(() => teardownPool(conn, name, { guests: 'remove' }).catch(() => undefined));
   await provisionIscsiPool(conn, { type: 'iscsi-direct', name, portal: tgt!.portal, target: guests!.iqn, initiatorIqn: `iqn.2026-11.org.virtkit.test:watch-${id}`, chap: guests!.chap! });

@@ -38,6 +38,7 @@ export { decodeVersion, formatVersion } from './version';
 export * as iscsi from './iscsi';
 export { IscsiError } from './iscsi/errors';
 export type { IscsiErrorInfo, IscsiErrorKind } from './iscsi/errors';
+export * from './provision';
 export type { Version } from './version';
 export { parseCapabilitiesXml } from './xml/capabilities';
 export type * from './xml/capabilities';

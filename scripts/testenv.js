@@ -528,7 +528,9 @@ async function startTgtd(state, dir, { name, deadline }) {
  * user }` through tgt's rbd backing store), INQUIRY/VPD parameters, an ACL for everyone and its
  * CHAP accounts. `secrets` are redacted from errors.
  */
-async function addTarget(controlPort, t, secrets) {
+/** Creates target t on a tgtd; `accounts` holds the CHAP accounts that tgtd has already (one
+ * account may be bound to several targets). */
+async function addTarget(controlPort, t, secrets, accounts = new Set()) {
   const C = (args) => tgtadm(controlPort, args, secrets);
   const tid = String(t.tid);
   await C(['--op', 'new', '--mode', 'target', '--tid', tid, '--targetname', t.iqn]);
@@ -541,13 +543,13 @@ async function addTarget(controlPort, t, secrets) {
       `vendor_id=${l.vendor},product_id=${l.product},product_rev=0001,scsi_sn=${l.serial},scsi_id=${l.scsiId}`]);
   }
   await C(['--op', 'bind', '--mode', 'target', '--tid', tid, '--initiator-address', 'ALL']);
-  if (t.chap) {
-    await C(['--op', 'new', '--mode', 'account', '--user', t.chap.username, '--password', t.chap.password]);
-    await C(['--op', 'bind', '--mode', 'account', '--tid', tid, '--user', t.chap.username]);
-  }
-  if (t.mutual) {
-    await C(['--op', 'new', '--mode', 'account', '--user', t.mutual.username, '--password', t.mutual.password]);
-    await C(['--op', 'bind', '--mode', 'account', '--tid', tid, '--user', t.mutual.username, '--outgoing']);
+  for (const [account, outgoing] of [[t.chap, false], [t.mutual, true]]) {
+    if (!account) continue;
+    if (!accounts.has(account.username)) {
+      await C(['--op', 'new', '--mode', 'account', '--user', account.username, '--password', account.password]);
+      accounts.add(account.username);
+    }
+    await C(['--op', 'bind', '--mode', 'account', '--tid', tid, '--user', account.username, ...(outgoing ? ['--outgoing'] : [])]);
   }
 }
 
@@ -573,6 +575,7 @@ async function startIscsi(state, { timeoutMs }) {
       scsiId: `virtkit-${run8}-t${targetNo}-l${lun}`, // VPD page 0x83 (T10 vendor id)
     };
   };
+  const chapAccount = { username: 'virtkit-user', password: password() };
   const targets = [
     {
       iqn: `${IQN_PREFIX}:open`,
@@ -584,13 +587,25 @@ async function startIscsi(state, { timeoutMs }) {
     {
       iqn: `${IQN_PREFIX}:chap`,
       tid: 2,
-      chap: { username: 'virtkit-user', password: password() },
+      chap: chapAccount,
       mutual: { username: 'virtkit-target', password: password() },
       luns: [mkLun(2, 1, 64 * MiB, 'CHAP-LUN1'), mkLun(2, 2, 32 * MiB, 'CHAP-LUN2')],
     },
+    // Five small LUNs for guests (the provisioning tests and the iscsi-direct-guest example):
+    // the same CHAP account as the chap target (so an initiator logging in to every target
+    // with it, as iscsi-ls does, gets in everywhere), without mutual CHAP (libvirt's
+    // iscsi-direct pools and QEMU do one-way CHAP only).
+    {
+      iqn: `${IQN_PREFIX}:guests`,
+      tid: 3,
+      chap: chapAccount,
+      mutual: null,
+      luns: [1, 2, 3, 4, 5].map((n) => mkLun(3, n, (8 + 8 * n) * MiB, `GUEST-LUN${n}`)),
+    },
   ];
   const secrets = targets.flatMap((t) => [t.chap, t.mutual].filter(Boolean).map((a) => a.password));
-  for (const t of targets) await addTarget(controlPort, t, secrets);
+  const accounts = new Set();
+  for (const t of targets) await addTarget(controlPort, t, secrets, accounts);
   return { portal: `127.0.0.1:${port}`, port, controlPort, pid: tgtd.pid, logFile: tgtd.logFile, targets };
 }
 
@@ -930,6 +945,10 @@ async function startCeph(state, { timeoutMs }) {
  *   iscsi: { portal: '127.0.0.1:PORT', port, controlPort, pid, logFile,
  *            targets: [{ iqn, tid, chap: {username,password}|null, mutual: {username,password}|null,
  *                        luns: [{ lun, sizeBytes, path, vendor, product, serial, scsiId }] }] } | { skipped },
+ *   (targets, in this order: `…:open` (tid 1, no CHAP, one LUN), `…:chap` (tid 2, CHAP and mutual
+ *    CHAP, two LUNs), `…:guests` (tid 3, CHAP with the chap target's account, no mutual CHAP, five
+ *    LUNs of 16, 24, 32, 40 and 48 MiB, for guests on an iscsi-direct pool); find them by what
+ *    they offer, not by index)
  *   ceph: {
  *     conf,                       // DIR/ceph/ceph.conf: mon host, keyring paths (for ceph/rbd -c CONF --id ID)
  *     dir, logDir, fsid,

@@ -140,28 +140,43 @@ export function tempDir(t: { teardown: (fn: () => unknown) => void }, prefix: st
   return dir;
 }
 
-/** Why a private tgtd cannot run here, or false. */
-export const privateTgtdSkip = fs.existsSync('/usr/sbin/tgtd') && process.getuid?.() === 0 ? false : 'needs tgtd (Debian package tgt) and root';
-
 /**
- * A tgtd of the test's own (scripts/testenv.js with VIRTKIT_TESTENV_SKIP=libvirt,ceph), for tests
- * that kill or stop it; stopped and removed when the test ends. Returns its CHAP target.
+ * A test environment of the test's own (`scripts/testenv.js start` with the given parts
+ * skipped), stopped and removed when `t` ends: for tests that kill or stop its daemons, or
+ * compare a daemon's whole lists, which the shared environment's other tests change meanwhile.
  */
-export function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { portal: string; pid: number; target: IscsiTarget } {
+function privateEnv(t: { teardown: (fn: () => unknown) => void }, prefix: string, skip: string): TestEnv & { iscsi: Part<{ pid: number }> } {
   const script = path.join(repoRoot, 'scripts', 'testenv.js');
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-tgtd-'));
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
   t.teardown(() => {
     spawnSync(process.execPath, [script, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 });
   });
   const started = spawnSync(process.execPath, [script, 'start', '--state', state], {
-    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: 'libvirt,ceph' },
+    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: skip },
   });
-  if (started.status !== 0) throw new Error(`a private tgtd did not start: ${started.stderr}`);
-  const env = JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as {
-    iscsi: { portal: string; pid: number; targets: IscsiTarget[] } | { skipped: string };
-  };
-  if ('skipped' in env.iscsi) throw new Error(`a private tgtd did not start: ${env.iscsi.skipped}`);
-  const target = env.iscsi.targets.find((x) => x.chap && x.luns.length > 0);
+  if (started.status !== 0) throw new Error(`a private test environment (without ${skip}) did not start: ${started.stderr}`);
+  return JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as TestEnv & { iscsi: Part<{ pid: number }> };
+}
+
+/** Why a private tgtd cannot run here, or false. */
+export const privateTgtdSkip = fs.existsSync('/usr/sbin/tgtd') && process.getuid?.() === 0 ? false : 'needs tgtd (Debian package tgt) and root';
+
+/** A tgtd of the test's own, for tests that kill or stop it. Returns its CHAP target. */
+export function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { portal: string; pid: number; target: IscsiTarget } {
+  const env = privateEnv(t, 'virtkit-tgtd', 'libvirt,ceph');
+  if (isSkipped(env.iscsi)) throw new Error(`a private tgtd did not start: ${env.iscsi.skipped}`);
+  const iscsi = env.iscsi as { portal: string; pid: number; targets: IscsiTarget[] };
+  const target = iscsi.targets.find((x) => x.chap && x.luns.length > 0);
   if (!target) throw new Error('the private tgtd has no CHAP target with LUNs');
-  return { portal: env.iscsi.portal, pid: env.iscsi.pid, target };
+  return { portal: iscsi.portal, pid: iscsi.pid, target };
+}
+
+/**
+ * A libvirtd of the test's own, for tests that compare the daemon's whole lists of secrets,
+ * pools and domains. Returns its URI, or the reason it cannot run.
+ */
+export function privateLibvirtd(t: { teardown: (fn: () => unknown) => void }): { uri: string } | { skip: string } {
+  const env = privateEnv(t, 'virtkit-own', 'iscsi,ceph');
+  if (isSkipped(env.libvirt)) return { skip: `private libvirtd not available: ${env.libvirt.skipped}` };
+  return { uri: env.libvirt.uri };
 }

@@ -3,7 +3,11 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { repoRoot } from '../helpers';
 
-const expected = ['connect', 'Connection', 'LibvirtError', 'ErrorNumber', 'ErrorDomain', 'ConnectFlags', 'libvirtVersion', 'parseCapabilitiesXml', 'iscsi', 'IscsiError'];
+const expected = [
+  'connect', 'Connection', 'LibvirtError', 'ErrorNumber', 'ErrorDomain', 'ConnectFlags', 'libvirtVersion', 'parseCapabilitiesXml', 'iscsi', 'IscsiError',
+  'provisionIscsiPool', 'provisionRbdPool', 'provisionMultipathPool', 'defineGuest', 'teardownPool', 'teardownGuest', 'ProvisionError',
+];
+const provisionTypes = ['function', 'function', 'function', 'function', 'function', 'function', 'function'];
 
 function run(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8' });
@@ -11,7 +15,7 @@ function run(args: string[]): string {
 
 t.test('require("virtkit")', async (t) => {
   const out = run(['-e', `const v = require('virtkit'); console.log(JSON.stringify(${JSON.stringify(expected)}.map((n) => typeof v[n])))`]);
-  t.same(JSON.parse(out), ['function', 'function', 'function', 'object', 'object', 'object', 'function', 'function', 'object', 'function']);
+  t.same(JSON.parse(out), ['function', 'function', 'function', 'object', 'object', 'object', 'function', 'function', 'object', 'function', ...provisionTypes]);
 });
 
 t.test('import from "virtkit"', async (t) => {
@@ -24,7 +28,7 @@ t.test('import from "virtkit"', async (t) => {
      console.log(JSON.stringify({ names: ${JSON.stringify(expected)}.map((n) => typeof v[n]), type, typed: e instanceof LibvirtError, same: def.connect === connect }))`,
   ]);
   t.same(JSON.parse(out), {
-    names: ['function', 'function', 'function', 'object', 'object', 'object', 'function', 'function', 'object', 'function'],
+    names: ['function', 'function', 'function', 'object', 'object', 'object', 'function', 'function', 'object', 'function', ...provisionTypes],
     type: 'TEST',
     typed: true,
     same: true,

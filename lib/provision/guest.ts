@@ -1,0 +1,348 @@
+/**
+ * `defineGuest`: a guest whose disks are pool volumes (LUNs of an `iscsi-direct` pool become
+ * network disks in libvirt's hands), and the teardown helpers that remove what the
+ * provisioning helpers created, in the right order.
+ */
+import type { Connection } from '../connection';
+import { DomainUndefineFlagsValues, DomainXMLFlags, ErrorNumber, StoragePoolState } from '../constants';
+import type { Domain } from '../domain';
+import type { StoragePool } from '../storage-pool';
+import { parseDomainXml, type DomainDefinition } from '../xml/domain';
+import { domainDefinition, type GuestDisk, type GuestInterface } from '../xml/guest';
+import { parsePoolXml } from '../xml/pool';
+import { ProvisionError } from './errors';
+import { Journal } from './journal';
+import { boolArg, codeOf, connArg, nameArg, objectArg, said, textArg } from './steps';
+
+/** A disk of {@link defineGuest}: a pool volume, or a path on the libvirt host. */
+export type GuestDiskOption = { pool: string; volume: string } | { path: string };
+
+/** Options of {@link defineGuest}. */
+export interface DefineGuestOptions {
+  name: string;
+  memoryMiB: number;
+  vcpus: number;
+  /** `bios` (default) or `uefi` (libvirt picks OVMF; the host needs it installed to start). */
+  firmware?: 'bios' | 'uefi';
+  /** In boot order; `vda`, `vdb`… on virtio. */
+  disks: GuestDiskOption[];
+  /** An ISO: a path on the libvirt host (a string or `{ path }`), or a pool volume. */
+  cdrom?: string | GuestDiskOption;
+  /** A libvirt network's name, or an interface (`{ bridge }`, `{ user: true }`, …). */
+  network?: string | GuestInterface;
+  /** `kvm` when the host offers it for x86_64, else `qemu` (TCG). */
+  type?: 'kvm' | 'qemu';
+  /** The guest CPU: `default` (QEMU's default model: runs on any host, nested ones
+   * included, and migrates anywhere; the default here), or `host-passthrough` /
+   * `host-model` / `maximum` for the host's features. */
+  cpu?: 'default' | 'host-passthrough' | 'host-model' | 'maximum';
+  /** Start it (default false). */
+  start?: boolean;
+  /** Start it with libvirtd (default: left as it is; off for a new guest). */
+  autostart?: boolean;
+}
+
+/** The `<metadata>` element that marks guests defined by {@link defineGuest}: only those are
+ * updated by a second call; any other guest of that name is a `conflict`. */
+export const GUEST_METADATA_NS = 'urn:x-virtkit:guest:1';
+const MARKER = `<metadata><virtkit:guest xmlns:virtkit="${GUEST_METADATA_NS}"/></metadata>`;
+
+function diskArg(d: unknown, what: string): GuestDiskOption {
+  const o = objectArg(d, what);
+  if (o.path !== undefined) {
+    if (o.pool !== undefined || o.volume !== undefined) throw new TypeError(`${what} must be { pool, volume } or { path }, not both`);
+    return { path: textArg(o.path, `${what}.path`) };
+  }
+  return { pool: nameArg(o.pool, `${what}.pool`), volume: textArg(o.volume, `${what}.volume`) };
+}
+
+function check(options: unknown) {
+  const o = objectArg(options, 'options');
+  const name = nameArg(o.name, 'options.name');
+  if (typeof o.memoryMiB !== 'number' || !Number.isInteger(o.memoryMiB) || o.memoryMiB < 1) throw new TypeError('options.memoryMiB must be a positive integer');
+  if (typeof o.vcpus !== 'number' || !Number.isInteger(o.vcpus) || o.vcpus < 1) throw new TypeError('options.vcpus must be a positive integer');
+  if (o.firmware !== undefined && o.firmware !== 'bios' && o.firmware !== 'uefi') throw new TypeError("options.firmware must be 'bios' or 'uefi'");
+  if (!Array.isArray(o.disks)) throw new TypeError('options.disks must be an array of { pool, volume } or { path }');
+  const disks = o.disks.map((d, i) => diskArg(d, `options.disks[${i}]`));
+  const cdrom = o.cdrom === undefined ? undefined : typeof o.cdrom === 'string' ? { path: textArg(o.cdrom, 'options.cdrom') } : diskArg(o.cdrom, 'options.cdrom');
+  let network: GuestInterface | undefined;
+  if (typeof o.network === 'string') network = { network: nameArg(o.network, 'options.network') };
+  else if (o.network !== undefined) network = objectArg(o.network, 'options.network') as GuestInterface;
+  if (o.type !== undefined && o.type !== 'kvm' && o.type !== 'qemu') throw new TypeError("options.type must be 'kvm' or 'qemu'");
+  const cpus = ['default', 'host-passthrough', 'host-model', 'maximum'];
+  if (o.cpu !== undefined && !cpus.includes(o.cpu as string)) throw new TypeError(`options.cpu must be one of ${cpus.join(', ')}`);
+  return {
+    cpu: (o.cpu ?? 'default') as 'default' | 'host-passthrough' | 'host-model' | 'maximum',
+    name,
+    memoryMiB: o.memoryMiB,
+    vcpus: o.vcpus,
+    firmware: (o.firmware ?? 'bios') as 'bios' | 'uefi',
+    disks,
+    cdrom,
+    network,
+    type: o.type as 'kvm' | 'qemu' | undefined,
+    start: boolArg(o.start, 'options.start') ?? false,
+    autostart: boolArg(o.autostart, 'options.autostart'),
+  };
+}
+
+/** The typed domain definition {@link defineGuest} defines (with `type` given or `kvm`). */
+export function guestDefinition(options: DefineGuestOptions): DomainDefinition {
+  return definition(check(options), options.type ?? 'kvm');
+}
+
+function definition(c: ReturnType<typeof check>, type: 'kvm' | 'qemu'): DomainDefinition {
+  const disks: GuestDisk[] = c.disks.map((d) => ({ ...d }));
+  if (c.cdrom) disks.push({ ...c.cdrom, device: 'cdrom' });
+  const def = domainDefinition({
+    name: c.name,
+    memory: c.memoryMiB * 1024 * 1024,
+    vcpus: c.vcpus,
+    type,
+    firmware: c.firmware,
+    disks,
+    interfaces: c.network ? [c.network] : [],
+    ...(c.cpu === 'default' ? {} : { cpuMode: c.cpu }),
+  });
+  if (c.cpu === 'default') delete def.cpu;
+  def.metadata = MARKER;
+  return def;
+}
+
+async function hostType(conn: Connection): Promise<'kvm' | 'qemu'> {
+  const caps = await conn.capabilities();
+  const x86 = caps.guests.find((g) => g.arch === 'x86_64' && g.osType === 'hvm');
+  return x86?.domains.some((d) => d.type === 'kvm') ? 'kvm' : 'qemu';
+}
+
+/**
+ * Defines a guest whose disks are pool volumes (`<disk type='volume'>`: for an `iscsi-direct`
+ * pool libvirt hands QEMU the LUN with the pool's portal, initiator and CHAP secret) or host
+ * paths, and starts it if asked. Every `{ pool, volume }` is looked up first: a missing one is
+ * a `no-volume` error before anything is defined. A guest of that name defined by an earlier
+ * `defineGuest` is updated (same UUID); any other guest of that name is a `conflict`. On
+ * failure what this call did is undone (a new guest is removed, an updated one gets its
+ * previous definition back).
+ */
+export async function defineGuest(conn: Connection, options: DefineGuestOptions): Promise<Domain> {
+  connArg(conn);
+  const c = check(options);
+  const journal = new Journal();
+  try {
+    for (const d of [...c.disks, ...(c.cdrom ? [c.cdrom] : [])]) {
+      if (!('pool' in d)) continue;
+      let pool: StoragePool;
+      try {
+        pool = await conn.lookupStoragePoolByName(d.pool);
+      } catch (err) {
+        const missing = codeOf(err) === ErrorNumber.VIR_ERR_NO_STORAGE_POOL;
+        throw await journal.fail('guest', missing ? 'no-volume' : 'failed', missing ? `guest ${c.name}: there is no pool ${d.pool}.` : `guest ${c.name}: looking up pool ${d.pool} failed: ${said(err)}.`, err);
+      }
+      try {
+        await pool.lookupVolumeByName(d.volume);
+      } catch (err) {
+        const running = (await pool.info().catch(() => null))?.state === StoragePoolState.VIR_STORAGE_POOL_RUNNING;
+        throw await journal.fail('guest', 'no-volume', `guest ${c.name}: pool ${d.pool} has no volume ${d.volume}${running ? '' : ' (the pool is not running)'}.`, err);
+      }
+    }
+    const def = definition(c, c.type ?? (await hostType(conn)));
+    let existing: Domain | null = null;
+    try {
+      existing = await conn.lookupDomainByName(c.name);
+    } catch (err) {
+      if (codeOf(err) !== ErrorNumber.VIR_ERR_NO_DOMAIN) throw await journal.fail('guest', 'failed', `looking up guest ${c.name} failed: ${said(err)}.`, err);
+    }
+    let dom: Domain;
+    if (existing === null) {
+      try {
+        dom = await conn.defineDomain(def);
+      } catch (err) {
+        throw await journal.fail('guest', 'failed', `defining guest ${c.name} failed: ${said(err)}.`, err);
+      }
+      const created = dom;
+      journal.did(`defined guest ${c.name} (${created.uuid})`, { what: `removed guest ${c.name}`, run: () => created.undefine(DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_NVRAM) });
+    } else {
+      const found = existing;
+      const persistent = await found.isPersistent();
+      const oldXml = await found.getXML(persistent ? DomainXMLFlags.VIR_DOMAIN_XML_INACTIVE : 0);
+      const old = parseDomainXml(oldXml);
+      if (!persistent || !(old.metadata ?? '').includes(GUEST_METADATA_NS))
+        throw await journal.fail('guest', 'conflict', `a guest named ${c.name} already exists and was not defined by defineGuest; it was left as it is. Choose another name or remove that guest.`);
+      def.uuid = found.uuid;
+      try {
+        dom = await conn.defineDomain(def);
+      } catch (err) {
+        throw await journal.fail('guest', 'failed', `updating guest ${c.name} failed: ${said(err)}.`, err);
+      }
+      journal.did(`updated the definition of guest ${c.name}`, { what: `restored the previous definition of guest ${c.name}`, run: () => conn.defineDomain(oldXml) });
+    }
+    if (c.start && !(await dom.isActive())) {
+      try {
+        await dom.start();
+      } catch (err) {
+        throw await journal.fail('start', 'failed', `guest ${c.name} did not start: ${said(err)}.`, err);
+      }
+      const started = dom;
+      journal.did(`started guest ${c.name}`, { what: `stopped guest ${c.name}`, run: () => started.destroy() });
+    }
+    if (c.autostart !== undefined) {
+      const was = await dom.autostart();
+      if (was !== c.autostart) {
+        try {
+          await dom.setAutostart(c.autostart);
+        } catch (err) {
+          throw await journal.fail('autostart', 'failed', `setting autostart of guest ${c.name} failed: ${said(err)}.`, err);
+        }
+        const d = dom;
+        journal.did(`set autostart of guest ${c.name}`, { what: `set autostart of guest ${c.name} back`, run: () => d.setAutostart(was) });
+      }
+    }
+    // A running guest's handle with its id (the one defined had none yet).
+    return (await dom.isActive()) ? await conn.lookupDomainByName(c.name) : dom;
+  } catch (err) {
+    if (err instanceof ProvisionError) throw err;
+    throw await journal.fail('guest', 'failed', `defining guest ${c.name} failed: ${said(err)}.`, err);
+  } finally {
+    journal.finish();
+  }
+}
+
+// ---- teardown ----
+
+const UNDEFINE_ALL =
+  DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+  DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+  DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA |
+  DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_NVRAM;
+
+/**
+ * Removes a guest: stopped (forcibly) if it runs, then undefined with its managed save image,
+ * snapshot and checkpoint metadata and NVRAM. Its disks' volumes stay. Resolves to what it
+ * did; a guest that does not exist is nothing to do.
+ */
+export async function teardownGuest(conn: Connection, guest: string | Domain): Promise<string[]> {
+  connArg(conn);
+  const name = typeof guest === 'string' ? nameArg(guest, 'guest') : nameArg((guest as { name?: unknown })?.name, 'guest.name');
+  const actions: string[] = [];
+  let dom: Domain;
+  try {
+    dom = await conn.lookupDomainByName(name);
+  } catch (err) {
+    if (codeOf(err) === ErrorNumber.VIR_ERR_NO_DOMAIN) return actions;
+    throw new ProvisionError({ step: 'teardown', reason: 'failed', message: `looking up guest ${name} failed: ${said(err)}.`, cause: err });
+  }
+  try {
+    const persistent = await dom.isPersistent();
+    if (await dom.isActive()) {
+      await dom.destroy().catch((err: unknown) => {
+        if (codeOf(err) !== ErrorNumber.VIR_ERR_OPERATION_INVALID) throw err; // stopped meanwhile
+      });
+      actions.push(`stopped guest ${name}`);
+    }
+    if (persistent) {
+      await dom.undefine(UNDEFINE_ALL);
+      actions.push(`removed guest ${name}`);
+    }
+  } catch (err) {
+    throw new ProvisionError({ step: 'teardown', reason: 'failed', message: `removing guest ${name} failed: ${said(err)}.`, cause: err, actions });
+  }
+  return actions;
+}
+
+/** Options of {@link teardownPool}. */
+export interface TeardownPoolOptions {
+  /** Guests with disks on the pool's volumes: `'refuse'` (default: an `in-use` error, nothing
+   * removed) or `'remove'` (each removed first with {@link teardownGuest}). */
+  guests?: 'refuse' | 'remove';
+  /** Remove the secret the pool authenticates with (default true), unless another pool or a
+   * guest's disk still refers to it. */
+  secret?: boolean;
+}
+
+/** The guests whose (live or persistent) definition has a disk on a volume of `pool`. */
+export async function guestsUsingPool(conn: Connection, pool: string): Promise<string[]> {
+  connArg(conn);
+  nameArg(pool, 'pool');
+  const users: string[] = [];
+  for (const dom of await conn.listAllDomains()) {
+    const xmls = [await dom.getXML().catch(() => '')];
+    if (await dom.isPersistent().catch(() => false)) xmls.push(await dom.getXML(DomainXMLFlags.VIR_DOMAIN_XML_INACTIVE).catch(() => ''));
+    const uses = xmls.some((x) => {
+      if (x === '') return false;
+      try {
+        return (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && d.source?.pool === pool);
+      } catch {
+        return x.includes(`pool='${pool}'`); // a document the typed parser refuses: libvirt's own quoting
+      }
+    });
+    if (uses) users.push(dom.name);
+  }
+  return users.sort();
+}
+
+/**
+ * Removes a pool the provisioning helpers created, in order: its guests (see `guests`), the
+ * pool (stopped, undefined; the storage behind it is not touched), then its secret (see
+ * `secret`). Idempotent: a pool that does not exist is nothing to do. Resolves to what it did.
+ */
+export async function teardownPool(conn: Connection, pool: string | StoragePool, options: TeardownPoolOptions = {}): Promise<string[]> {
+  connArg(conn);
+  const name = typeof pool === 'string' ? nameArg(pool, 'pool') : nameArg((pool as { name?: unknown })?.name, 'pool.name');
+  const o = objectArg(options, 'options');
+  if (o.guests !== undefined && o.guests !== 'refuse' && o.guests !== 'remove') throw new TypeError("options.guests must be 'refuse' or 'remove'");
+  const removeSecret = boolArg(o.secret, 'options.secret') ?? true;
+  const actions: string[] = [];
+  const fail = (message: string, cause?: unknown, reason: 'failed' | 'in-use' = 'failed') =>
+    new ProvisionError({ step: 'teardown', reason, message, cause, actions: [...actions] });
+  let p: StoragePool;
+  try {
+    p = await conn.lookupStoragePoolByName(name);
+  } catch (err) {
+    if (codeOf(err) === ErrorNumber.VIR_ERR_NO_STORAGE_POOL) return actions;
+    throw fail(`looking up pool ${name} failed: ${said(err)}.`, err);
+  }
+  const users = await guestsUsingPool(conn, name);
+  if (users.length && o.guests !== 'remove')
+    throw fail(`pool ${name} still has guests on its volumes (${users.join(', ')}); nothing was removed. Remove them first, or pass { guests: 'remove' }.`, undefined, 'in-use');
+  // Guests go first, all at once (a destroy waits for QEMU to exit); their actions in name order.
+  for (const done of await Promise.all(users.map((g) => teardownGuest(conn, g)))) actions.push(...done);
+  let auth: { type: string; usage?: string; uuid?: string } | null = null;
+  try {
+    const def = parsePoolXml(await p.getXML());
+    const a = def.source?.auth;
+    if (a) auth = { type: a.type === 'ceph' ? 'ceph' : 'iscsi', ...a.secret };
+    if (await p.isActive()) {
+      await p.destroy();
+      actions.push(`stopped pool ${name}`);
+    }
+    if (await p.isPersistent()) {
+      await p.undefine();
+      actions.push(`removed the definition of pool ${name}`);
+    }
+  } catch (err) {
+    throw fail(`removing pool ${name} failed: ${said(err)}.`, err);
+  }
+  if (!removeSecret || !auth) return actions;
+  try {
+    const secret = auth.uuid ? await conn.lookupSecretByUUID(auth.uuid) : await conn.lookupSecretByUsage(auth.type as 'iscsi' | 'ceph', auth.usage!);
+    const others: string[] = [];
+    for (const other of await conn.listAllStoragePools()) {
+      const s = parsePoolXml(await other.getXML(1 /* INACTIVE */).catch(() => '<pool type="dir"/>')).source?.auth?.secret;
+      if (s && (s.uuid === secret.uuid || (s.usage !== undefined && s.usage === secret.usageId))) others.push(`pool ${other.name}`);
+    }
+    for (const dom of await conn.listAllDomains()) {
+      const xml = await dom.getXML().catch(() => '');
+      if (xml.includes(secret.uuid) || (secret.usageId !== '' && xml.includes(`usage='${secret.usageId}'`))) others.push(`guest ${dom.name}`);
+    }
+    if (others.length) {
+      actions.push(`kept secret ${secret.usageType}:${secret.usageId}: still used by ${others.join(', ')}`);
+      return actions;
+    }
+    await secret.undefine();
+    actions.push(`removed secret ${secret.usageType}:${secret.usageId}`);
+  } catch (err) {
+    if (codeOf(err) === ErrorNumber.VIR_ERR_NO_SECRET) return actions;
+    throw fail(`removing the secret of pool ${name} failed: ${said(err)}.`, err);
+  }
+  return actions;
+}

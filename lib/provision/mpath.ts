@@ -1,0 +1,69 @@
+/**
+ * `provisionMultipathPool`: the host's device-mapper multipath devices as a libvirt pool.
+ *
+ * @see https://libvirt.org/storage.html#multipath-pool
+ */
+import type { Connection } from '../connection';
+import type { StoragePool } from '../storage-pool';
+import type { MpathPool, StoragePoolDefinition } from '../xml/pool';
+import { ProvisionError } from './errors';
+import { Journal } from './journal';
+import { boolArg, connArg, ensurePool, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, type PoolVolume } from './steps';
+
+/** Options of {@link provisionMultipathPool}. */
+export interface MultipathPoolOptions {
+  name: string;
+  /** Where the multipath devices are (default `/dev/mapper`). */
+  targetPath?: string;
+  /** Start the pool with libvirtd (default true). */
+  autostart?: boolean;
+}
+
+/** What {@link provisionMultipathPool} resolves to. */
+export interface ProvisionedMultipathPool {
+  pool: StoragePool;
+  /** The multipath devices, as volumes. */
+  volumes: PoolVolume[];
+  actions: string[];
+}
+
+/** `<pool type='mpath'><target><path>`: what {@link provisionMultipathPool} defines. */
+export function multipathPoolDefinition(options: MultipathPoolOptions): MpathPool {
+  const o = objectArg(options, 'options');
+  const name = nameArg(o.name, 'options.name');
+  const path = o.targetPath === undefined ? '/dev/mapper' : pathArg(o.targetPath, 'options.targetPath');
+  return { type: 'mpath', name, target: { path } };
+}
+
+const describe = (def: StoragePoolDefinition) => `${def.type} pool${def.target?.path ? ` on ${def.target.path}` : ''}`;
+
+/**
+ * Provisions a multipath pool, idempotently: defined (or its target path updated when a
+ * `mpath` pool of that name exists; another type is a `conflict`), started, autostart set;
+ * resolves to the pool and its devices. Rolls back what it did on failure.
+ */
+export async function provisionMultipathPool(conn: Connection, options: MultipathPoolOptions): Promise<ProvisionedMultipathPool> {
+  connArg(conn);
+  const def = multipathPoolDefinition(options);
+  const autostart = boolArg(options.autostart, 'options.autostart') ?? true;
+  const journal = new Journal();
+  try {
+    const pool = await ensurePool(conn, journal, {
+      definition: def,
+      describe,
+      sameStorage: (e) => e.type === 'mpath',
+      apply: (e) => {
+        e.target = { ...e.target, path: def.target!.path! };
+      },
+    });
+    await startPool(journal, pool);
+    await setPoolAutostart(journal, pool, autostart);
+    const volumes = await poolVolumes(journal, pool);
+    return { pool, volumes, actions: [...journal.actions] };
+  } catch (err) {
+    if (err instanceof ProvisionError) throw err;
+    throw await journal.fail('pool', 'failed', `provisioning pool ${def.name} failed: ${said(err)}.`, err);
+  } finally {
+    journal.finish();
+  }
+}

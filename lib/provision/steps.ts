@@ -1,0 +1,283 @@
+/**
+ * The steps every provisioning helper shares: argument checks, the secret found by usage or
+ * defined, the pool defined or updated, started, autostart, its volumes listed. Each step
+ * records in the call's {@link Journal} what it did and how to undo it.
+ */
+import { Connection } from '../connection';
+import { ErrorNumber, StorageXMLFlags } from '../constants';
+import { LibvirtError } from '../errors';
+import type { Secret } from '../secret';
+import type { StoragePool } from '../storage-pool';
+import type { StorageVolume } from '../storage-volume';
+import { buildPoolXml, parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
+import type { Journal } from './journal';
+
+// ---- argument checks (TypeError before anything touches libvirt or the network) ----
+
+export function connArg(conn: unknown): asserts conn is Connection {
+  if (!(conn instanceof Connection)) throw new TypeError('conn must be a Connection (from connect())');
+}
+
+export function objectArg(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+/** A non-empty string without NUL characters. */
+export function textArg(v: unknown, what: string): string {
+  if (typeof v !== 'string' || v === '') throw new TypeError(`${what} must be a non-empty string`);
+  if (v.includes('\0')) throw new TypeError(`${what} must not contain NUL characters`);
+  return v;
+}
+
+/** A name libvirt will take for a pool, secret usage or guest: no '/' and no control characters. */
+export function nameArg(v: unknown, what: string): string {
+  const s = textArg(v, what);
+  if (s.includes('/') || /[\x00-\x1f\x7f]/u.test(s)) throw new TypeError(`${what} must not contain '/' or control characters`);
+  return s;
+}
+
+export function boolArg(v: unknown, what: string): boolean | undefined {
+  if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${what} must be a boolean`);
+  return v as boolean | undefined;
+}
+
+export function timeoutMsArg(v: unknown, what: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${what} must be an integer (milliseconds)`);
+  if (v < 1 || v > 600_000) throw new RangeError(`${what} must be from 1 to 600000 ms`);
+  return v;
+}
+
+/** An absolute path. */
+export function pathArg(v: unknown, what: string): string {
+  const s = textArg(v, what);
+  if (!s.startsWith('/')) throw new TypeError(`${what} must be an absolute path`);
+  return s;
+}
+
+/** The error code of a LibvirtError, or null. */
+export function codeOf(err: unknown): number | null {
+  return err instanceof LibvirtError ? err.code : null;
+}
+
+/** Plain words for an error underneath: libvirt's or libiscsi's message. */
+export function said(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---- the secret ----
+
+export interface SecretSpec {
+  usage: { type: 'iscsi'; target: string } | { type: 'ceph'; name: string };
+  /** The value: a CHAP password (string) or a Ceph key's bytes. Never shown. */
+  value: string | Uint8Array;
+  description: string;
+}
+
+function sameBytes(a: Uint8Array, b: string | Uint8Array): boolean {
+  const bb = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+  try {
+    return a.length === bb.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(bb.buffer, bb.byteOffset, bb.length)) === 0;
+  } finally {
+    if (typeof b === 'string') bb.fill(0);
+  }
+}
+
+/**
+ * The secret of this usage: found (its value updated) or defined (private, not ephemeral)
+ * and its value set. The value goes to libvirt through `virSecretSetValue` only.
+ *
+ * An existing secret that is not private gets its previous value back if the call fails
+ * later; a private one cannot (libvirt never hands a private value out): it keeps the new
+ * value, which the preflight has checked. An existing secret is never deleted.
+ */
+export async function ensureSecret(conn: Connection, journal: Journal, spec: SecretSpec): Promise<Secret> {
+  const id = spec.usage.type === 'iscsi' ? spec.usage.target : spec.usage.name;
+  const label = `secret ${spec.usage.type}:${id}`;
+  let secret: Secret | null = null;
+  try {
+    secret = await conn.lookupSecretByUsage(spec.usage.type, id);
+  } catch (err) {
+    if (codeOf(err) !== ErrorNumber.VIR_ERR_NO_SECRET) throw await journal.fail('secret', 'failed', `looking up ${label} failed: ${said(err)}.`, err);
+  }
+  if (secret === null) {
+    try {
+      secret = await conn.defineSecret({ ephemeral: false, private: true, description: spec.description, usage: spec.usage });
+    } catch (err) {
+      throw await journal.fail('secret', 'failed', `defining ${label} failed: ${said(err)}.`, err);
+    }
+    const defined = secret;
+    journal.did(`defined ${label} (${defined.uuid}, private)`, { what: `removed ${label}`, run: () => defined.undefine() });
+    try {
+      await defined.setValue(spec.value);
+    } catch (err) {
+      throw await journal.fail('secret', 'failed', `setting the value of ${label} failed: ${said(err)}.`, err);
+    }
+    journal.did(`set the value of ${label}`);
+    return defined;
+  }
+  const existing = secret;
+  let previous: Buffer | null = null;
+  try {
+    const def = await existing.describe();
+    if (!def.private) {
+      previous = await existing.getValue().catch((err: unknown) => {
+        if (codeOf(err) === ErrorNumber.VIR_ERR_NO_SECRET) return null; // defined, no value yet
+        throw err;
+      });
+    }
+    if (previous) journal.wipeLater(previous);
+    if (previous && sameBytes(previous, spec.value)) {
+      journal.did(`found ${label} (${existing.uuid}) with the right value already`);
+      return existing;
+    }
+    await existing.setValue(spec.value);
+  } catch (err) {
+    throw await journal.fail('secret', 'failed', `updating the value of ${label} failed: ${said(err)}.`, err);
+  }
+  const old = previous;
+  journal.did(
+    `found ${label} (${existing.uuid}) and set its value`,
+    old ? { what: `gave ${label} its previous value back`, run: () => existing.setValue(old) } : undefined,
+  );
+  return existing;
+}
+
+// ---- the pool ----
+
+export interface PoolSpec {
+  definition: StoragePoolDefinition;
+  /** Whether an existing pool of the same name is this one (same type and storage): it is
+   * then updated; otherwise the name is taken and the call fails. */
+  sameStorage: (existing: StoragePoolDefinition) => boolean;
+  /** Sets the fields this helper manages on an existing definition (the rest is kept). */
+  apply: (existing: StoragePoolDefinition) => void;
+  /** The storage in words, for messages: `iscsi-direct pool on iqn… at 10.0.0.5:3260`. */
+  describe: (def: StoragePoolDefinition) => string;
+}
+
+/** The pool of this name: defined, or updated when it exists and is the same storage. */
+export async function ensurePool(conn: Connection, journal: Journal, spec: PoolSpec): Promise<StoragePool> {
+  const name = spec.definition.name;
+  let pool: StoragePool | null = null;
+  try {
+    pool = await conn.lookupStoragePoolByName(name);
+  } catch (err) {
+    if (codeOf(err) !== ErrorNumber.VIR_ERR_NO_STORAGE_POOL) throw await journal.fail('pool', 'failed', `looking up pool ${name} failed: ${said(err)}.`, err);
+  }
+  if (pool === null) {
+    let defined: StoragePool;
+    try {
+      defined = await conn.defineStoragePool(spec.definition);
+    } catch (err) {
+      throw await journal.fail('pool', 'failed', `defining pool ${name} failed: ${said(err)}.`, err);
+    }
+    journal.did(`defined pool ${name} (${defined.uuid})`, { what: `removed the definition of pool ${name}`, run: () => defined.undefine() });
+    return defined;
+  }
+  const found = pool;
+  let oldXml: string;
+  let existing: StoragePoolDefinition;
+  try {
+    if (!(await found.isPersistent()))
+      throw await journal.fail('pool', 'conflict', `a transient pool named ${name} exists (${spec.describe(parsePoolXml(await found.getXML()))}); nothing was changed for it. Choose another name or stop that pool.`);
+    oldXml = await found.getXML(StorageXMLFlags.VIR_STORAGE_XML_INACTIVE);
+    existing = parsePoolXml(oldXml);
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ProvisionError') throw err;
+    throw await journal.fail('pool', 'failed', `reading the definition of pool ${name} failed: ${said(err)}.`, err);
+  }
+  if (!spec.sameStorage(existing))
+    throw await journal.fail(
+      'pool',
+      'conflict',
+      `a pool named ${name} already exists and is a different one (${spec.describe(existing)}, not ${spec.describe(spec.definition)}); it was left as it is. Choose another name or remove that pool.`,
+    );
+  const before = buildPoolXml(existing);
+  spec.apply(existing);
+  if (buildPoolXml(existing) === before) {
+    journal.did(`found pool ${name} (${found.uuid}) defined as wanted`);
+    return found;
+  }
+  try {
+    await conn.defineStoragePool(existing);
+  } catch (err) {
+    throw await journal.fail('pool', 'failed', `updating the definition of pool ${name} failed: ${said(err)}.`, err);
+  }
+  const active = await found.isActive().catch(() => false);
+  journal.did(`updated the definition of pool ${name}${active ? ' (it is running: the new definition applies from its next start)' : ''}`, {
+    what: `restored the previous definition of pool ${name}`,
+    run: () => conn.defineStoragePool(oldXml),
+  });
+  return found;
+}
+
+/**
+ * Starts the pool unless it runs. `recover(err)` may fix a failed start once: it resolves to
+ * a description of what it did (then the start is retried) or null.
+ */
+export async function startPool(journal: Journal, pool: StoragePool, recover?: (err: unknown) => Promise<string | null>): Promise<void> {
+  try {
+    if (await pool.isActive()) {
+      journal.did(`pool ${pool.name} is running already`);
+      return;
+    }
+    try {
+      await pool.start();
+    } catch (err) {
+      const fixed = recover ? await recover(err) : null;
+      if (fixed === null) throw err;
+      journal.did(fixed);
+      await pool.start();
+    }
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ProvisionError') throw err;
+    throw await journal.fail('start', 'failed', `pool ${pool.name} did not start: ${said(err)}.`, err);
+  }
+  journal.did(`started pool ${pool.name}`, { what: `stopped pool ${pool.name}`, run: () => pool.destroy() });
+}
+
+/** Sets the pool's autostart flag, remembering the old one. */
+export async function setPoolAutostart(journal: Journal, pool: StoragePool, want: boolean): Promise<void> {
+  try {
+    const was = await pool.autostart();
+    if (was === want) return;
+    await pool.setAutostart(want);
+    journal.did(`set autostart ${want ? 'on' : 'off'} for pool ${pool.name}`, {
+      what: `set autostart of pool ${pool.name} back ${was ? 'on' : 'off'}`,
+      run: () => pool.setAutostart(was),
+    });
+  } catch (err) {
+    throw await journal.fail('autostart', 'failed', `setting autostart of pool ${pool.name} failed: ${said(err)}.`, err);
+  }
+}
+
+/** A volume of a provisioned pool. Sizes in bytes. */
+export interface PoolVolume {
+  volume: StorageVolume;
+  name: string;
+  key: string;
+  path: string;
+  /** `block`, `network`, … */
+  type: string;
+  capacity: number;
+  allocation: number;
+}
+
+export async function poolVolumes(journal: Journal, pool: StoragePool): Promise<PoolVolume[]> {
+  try {
+    const rows = await pool.listVolumesWithInfo();
+    return rows.map((r) => ({
+      volume: r.volume,
+      name: r.volume.name,
+      key: r.volume.key,
+      path: r.path,
+      type: r.info.typeName,
+      capacity: r.info.capacity,
+      allocation: r.info.allocation,
+    }));
+  } catch (err) {
+    throw await journal.fail('volumes', 'failed', `listing the volumes of pool ${pool.name} failed: ${said(err)}.`, err);
+  }
+}

@@ -166,8 +166,23 @@ if ('skip' in target) {
   t.test("a worker thread terminated with live subscriptions: its daemon connection closes", { skip: fs.existsSync('/usr/bin/virt-admin') ? false : 'virt-admin (libvirt-clients) missing: cannot count the daemon\'s clients' }, async (t) => {
     const { Worker } = await import('node:worker_threads');
     const state = path.dirname(path.dirname(path.dirname(new URL(uri.replace(/^qemu\+unix:/, 'file:')).searchParams.get('socket')!)));
-    const clients = () => execFileSync('/usr/bin/virt-admin', ['-c', `libvirtd:///system?socket=${state}/libvirt/run/libvirt-admin-sock`, 'srv-clients-list', 'libvirtd'], { encoding: 'utf8' })
-      .split('\n').filter((l) => /^\s*\d+\s/.test(l)).length;
+    const admin = (...args: string[]) =>
+      execFileSync('/usr/bin/virt-admin', ['-c', `libvirtd:///system?socket=${state}/libvirt/run/libvirt-admin-sock`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    // The daemon's clients from this process (its worker threads included): other test files
+    // connect to the same daemon meanwhile, so a count of every client is not this test's.
+    const mine = new RegExp(`^unix_process_id:\\s*${process.pid}$`, 'm');
+    const clients = () =>
+      admin('srv-clients-list', 'libvirtd')
+        .split('\n')
+        .map((l) => /^\s*(\d+)\s/.exec(l)?.[1])
+        .filter((id): id is string => id !== undefined)
+        .filter((id) => {
+          try {
+            return mine.test(admin('client-info', 'libvirtd', id));
+          } catch {
+            return false; // disconnected meanwhile
+          }
+        }).length;
     const before = clients();
     const worker = new Worker(`
       const { parentPort } = require('node:worker_threads');

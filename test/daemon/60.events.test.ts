@@ -166,9 +166,27 @@ if ('skip' in target) {
   t.test("a worker thread terminated with live subscriptions: its daemon connection closes", { skip: fs.existsSync('/usr/bin/virt-admin') ? false : 'virt-admin (libvirt-clients) missing: cannot count the daemon\'s clients' }, async (t) => {
     const { Worker } = await import('node:worker_threads');
     const state = path.dirname(path.dirname(path.dirname(new URL(uri.replace(/^qemu\+unix:/, 'file:')).searchParams.get('socket')!)));
-    const clients = () => execFileSync('/usr/bin/virt-admin', ['-c', `libvirtd:///system?socket=${state}/libvirt/run/libvirt-admin-sock`, 'srv-clients-list', 'libvirtd'], { encoding: 'utf8' })
-      .split('\n').filter((l) => /^\s*\d+\s/.test(l)).length;
-    const before = clients();
+    const admin = (...args: string[]) =>
+      execFileSync('/usr/bin/virt-admin', ['-c', `libvirtd:///system?socket=${state}/libvirt/run/libvirt-admin-sock`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    // The daemon's clients from this process (its worker threads included), by id (libvirt
+    // numbers clients and never reuses an id). Other test files connect to the same daemon
+    // meanwhile, and this file's earlier connections may still close (their handles are
+    // released by the garbage collector), so a plain count is not this test's: the worker's
+    // client is the one id that appears while it starts.
+    const mine = new RegExp(`^unix_process_id:\\s*${process.pid}$`, 'm');
+    const clientIds = () =>
+      admin('srv-clients-list', 'libvirtd')
+        .split('\n')
+        .map((l) => /^\s*(\d+)\s/.exec(l)?.[1])
+        .filter((id): id is string => id !== undefined)
+        .filter((id) => {
+          try {
+            return mine.test(admin('client-info', 'libvirtd', id));
+          } catch {
+            return false; // disconnected meanwhile
+          }
+        });
+    const before = new Set(clientIds());
     const worker = new Worker(`
       const { parentPort } = require('node:worker_threads');
       const { connect } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'lib', 'index.js'))});
@@ -184,14 +202,15 @@ if ('skip' in target) {
       worker.once('message', resolve);
       worker.once('error', reject);
     });
-    t.equal(clients(), before + 1, "the worker's connection is a client of the daemon");
+    const added = clientIds().filter((id) => !before.has(id));
+    t.equal(added.length, 1, "the worker's connection is a client of the daemon");
     await worker.terminate();
-    let after = clients();
-    for (let i = 0; i < 100 && after > before; i++) {
+    let left = clientIds().filter((id) => added.includes(id));
+    for (let i = 0; i < 100 && left.length > 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      after = clients();
+      left = clientIds().filter((id) => added.includes(id));
     }
-    t.equal(after, before, 'its registrations were undone and the connection closed');
+    t.same(left, [], 'its registrations were undone and the connection closed');
   });
 
   t.test('libvirtd killed under a running guest: closed (eof), pending calls reject with typed errors', async (t) => {

@@ -202,6 +202,25 @@ if (skip) {
     t.same(await snapshot(conn), before);
   });
 
+  t.test('a target without CHAP: no secret, a pool without <auth>; a CHAP target without credentials: a preflight error that says so', async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const open_ = tgt!.targets.find((x) => !x.chap)!;
+    const name = `vk-open-${id()}`;
+    t.teardown(() => teardownPool(conn, name).catch(() => undefined));
+    const r = await provisionIscsiPool(conn, { type: 'iscsi-direct', name, portal, target: open_.iqn, initiatorIqn: initiator() });
+    t.equal(r.secret, null, 'no secret');
+    t.equal(parsePoolXml(await r.pool.getXML()).source?.auth, undefined, 'no <auth>');
+    t.same(r.volumes.filter((v) => v.inquiry?.capacity).map((v) => v.inquiry!.product), open_.luns.map((l) => l.product));
+    t.same(await teardownPool(conn, name), [`stopped pool ${name}`, `removed the definition of pool ${name}`], 'no secret to remove');
+    t.same(await snapshot(conn), before);
+
+    const err = await provisionError(provisionIscsiPool(conn, { type: 'iscsi-direct', name, portal, target: target.iqn, initiatorIqn: initiator() }));
+    t.match(err, { step: 'preflight', reason: 'auth' });
+    t.match(err.message, 'was refused: the target wants CHAP (options.chap)');
+    t.same(await snapshot(conn), before);
+  });
+
   t.test('the target down (nothing listens on its portal): unreachable, nothing left behind', async (t) => {
     const conn = await open(t);
     const before = await snapshot(conn);

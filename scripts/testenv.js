@@ -220,6 +220,28 @@ class State {
   }
 }
 
+/**
+ * Spawns a daemon in the foreground, detached (its own process group and session: it outlives
+ * this CLI), stdout and stderr appended to `outFile`, recorded in pids.json as `name` at once.
+ * Returns { pid, startTime, exited() } (exited: null while it runs, else how it ended).
+ */
+function spawnDaemon(state, name, cmd, args, { outFile, cwd, extra }) {
+  const out = fs.openSync(outFile, 'a');
+  let child;
+  try {
+    child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env: DAEMON_ENV, cwd });
+  } finally {
+    fs.closeSync(out);
+  }
+  let exited = null;
+  child.on('exit', (code, sig) => { exited = sig ? `killed by ${sig}` : `exited with status ${code}`; });
+  child.on('error', (e) => { exited = `could not be started: ${e.message}`; });
+  child.unref();
+  if (child.pid) state.addPid(name, child.pid, extra);
+  const startTime = child.pid ? procStat(child.pid)?.startTime ?? null : null;
+  return { pid: child.pid, startTime, exited: () => exited };
+}
+
 function prepareStateDir(stateDir) {
   if (!stateDir) throw new TestEnvError('no state dir given (--state DIR)');
   const dir = path.resolve(stateDir);
@@ -355,23 +377,10 @@ async function startLibvirt(state, { timeoutMs }) {
 
   const logDir = path.join(base, 'log');
   const daemonOut = path.join(logDir, 'daemon-stderr.log'); // before libvirtd's own logging is up
-  const out = fs.openSync(daemonOut, 'a');
-  let child;
-  try {
-    child = spawn(UNSHARE, ['-m', '--propagation', 'private', '--', '/bin/sh', nsScript, base], {
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: DAEMON_ENV,
-      cwd: '/',
-    });
-  } finally {
-    fs.closeSync(out);
-  }
-  let exited = null;
-  child.on('exit', (code, sig) => { exited = sig ? `killed by ${sig}` : `exited with status ${code}`; });
-  child.on('error', (e) => { exited = `could not be started: ${e.message}`; });
-  child.unref();
-  if (child.pid) state.addPid('libvirtd', child.pid); // unshare -> sh -> exec libvirtd: one pid
+  // unshare -> sh -> exec libvirtd: one pid
+  const daemon = spawnDaemon(state, 'libvirtd', UNSHARE, ['-m', '--propagation', 'private', '--', '/bin/sh', nsScript, base], {
+    outFile: daemonOut, cwd: '/',
+  });
   const uri = `qemu+unix:///system?socket=${socket}`;
 
   const virtlogdPidFile = path.join(base, 'virtlogd.pid');
@@ -393,7 +402,7 @@ async function startLibvirt(state, { timeoutMs }) {
   let last = '';
   for (;;) {
     recordVirtlogd();
-    if (exited) throw failure(exited);
+    if (daemon.exited()) throw failure(daemon.exited());
     if (fs.existsSync(socket)) {
       const r = await run(VIRSH, ['-q', '-c', uri, 'version'], { timeoutMs: 10000 });
       if (r.code === 0) break;
@@ -409,7 +418,7 @@ async function startLibvirt(state, { timeoutMs }) {
   return {
     uri,
     socket,
-    pid: child.pid,
+    pid: daemon.pid,
     virtlogdPid,
     logDir,
     domainType: fs.existsSync('/dev/kvm') ? 'kvm' : 'qemu',
@@ -449,34 +458,20 @@ async function tgtadm(controlPort, args, secrets = []) {
 /** One attempt: spawns tgtd on the given ports and waits until it serves the portal. */
 async function spawnTgtd(state, dir, port, controlPort, deadline, name = 'tgtd') {
   const logFile = path.join(dir, 'tgtd.log');
-  const out = fs.openSync(logFile, 'a');
-  let child;
-  try {
-    child = spawn(TGTD, ['-f', '-C', String(controlPort), '--iscsi', `portal=127.0.0.1:${port}`], {
-      detached: true, // its own process group and session; outlives this CLI
-      stdio: ['ignore', out, out],
-      env: DAEMON_ENV,
-      cwd: dir,
-    });
-  } finally {
-    fs.closeSync(out);
-  }
-  let exited = null;
-  child.on('exit', (code, sig) => { exited = sig ? `killed by ${sig}` : `exited with status ${code}`; });
-  child.on('error', (e) => { exited = `could not be started: ${e.message}`; });
-  child.unref();
-  const startTime = child.pid ? procStat(child.pid)?.startTime ?? null : null;
-  if (child.pid) state.addPid(name, child.pid, { controlPort });
+  const daemon = spawnDaemon(state, name, TGTD, ['-f', '-C', String(controlPort), '--iscsi', `portal=127.0.0.1:${port}`], {
+    outFile: logFile, cwd: dir, extra: { controlPort },
+  });
+  const { pid, startTime } = daemon;
   const wantPortal = `Portal: 127.0.0.1:${port},`;
   for (;;) {
-    if (exited) return { ok: false, why: `tgtd ${exited}`, pid: child.pid, startTime, logFile };
+    if (daemon.exited()) return { ok: false, why: `tgtd ${daemon.exited()}`, pid, startTime, logFile };
     const r = await run(TGTADM, ['-C', String(controlPort), '--lld', 'iscsi', '--op', 'show', '--mode', 'portal'], { timeoutMs: 5000 });
     if (r.code === 0) {
-      if (r.stdout.includes(wantPortal)) return { ok: true, pid: child.pid, startTime, logFile };
+      if (r.stdout.includes(wantPortal)) return { ok: true, pid, startTime, logFile };
       // tgtd stays up even when it could not bind the portal (port taken meanwhile).
-      return { ok: false, why: `tgtd did not bind 127.0.0.1:${port}`, pid: child.pid, startTime, logFile, retry: true };
+      return { ok: false, why: `tgtd did not bind 127.0.0.1:${port}`, pid, startTime, logFile, retry: true };
     }
-    if (Date.now() > deadline) return { ok: false, why: 'tgtd did not answer tgtadm in time', pid: child.pid, startTime, logFile };
+    if (Date.now() > deadline) return { ok: false, why: 'tgtd did not answer tgtadm in time', pid, startTime, logFile };
     await sleep(100);
   }
 }
@@ -729,21 +724,10 @@ keyring = ${d}/${CEPH_USER}.keyring
 function spawnCephDaemon(state, d, conf, type, id) {
   const name = `ceph-${type}`;
   const stderrFile = path.join(d, 'log', `${name}.${id}.stderr.log`);
-  const out = fs.openSync(stderrFile, 'a');
-  let child;
-  try {
-    child = spawn(`/usr/bin/${name}`, ['-f', '-c', conf, '-i', id], { detached: true, stdio: ['ignore', out, out], env: DAEMON_ENV, cwd: d });
-  } finally {
-    fs.closeSync(out);
-  }
-  let exited = null;
-  child.on('exit', (code, sig) => { exited = sig ? `killed by ${sig}` : `exited with status ${code}`; });
-  child.on('error', (e) => { exited = `could not be started: ${e.message}`; });
-  child.unref();
-  if (child.pid) state.addPid(name, child.pid);
+  const daemon = spawnDaemon(state, name, `/usr/bin/${name}`, ['-f', '-c', conf, '-i', id], { outFile: stderrFile, cwd: d });
   return {
-    name: `${name}.${id}`, pid: child.pid, startTime: child.pid ? procStat(child.pid)?.startTime ?? null : null,
-    logFile: path.join(d, 'log', `ceph-${type}.${id}.log`), stderrFile, exited: () => exited,
+    name: `${name}.${id}`, pid: daemon.pid, startTime: daemon.startTime,
+    logFile: path.join(d, 'log', `ceph-${type}.${id}.log`), stderrFile, exited: daemon.exited,
   };
 }
 

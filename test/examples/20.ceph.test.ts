@@ -1,7 +1,8 @@
 // The Ceph examples, run as a person would run them (node dist/examples/NAME.js with flags),
-// their printed tables checked against Ceph as env.json describes it: ceph-rbd once through to
-// the teardown and once with a wrong Ceph key in its key file, which must fail in plain words
-// with exit status 1 and leave libvirt's lists as they were. No key or password may appear in what they
+// their printed tables checked against Ceph and the gateway as env.json describes them:
+// ceph-rbd and ceph-iscsi-gateway, each once through to the teardown and once with a wrong
+// credential (a Ceph key, a CHAP password) in a file, which must fail in plain words with exit
+// status 1 and leave libvirt's lists as they were. No key or password may appear in what they
 // print. They run on a libvirtd of this file's own (given with --uri).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect, type Connection } from 'virtkit';
-import { cephEnv, cephJson, privateLibvirtd, repoRoot, tempDir, type CephEnv } from '../helpers';
+import { cephEnv, cephJson, privateLibvirtd, repoRoot, tempDir, type CephEnv, type RbdTarget } from '../helpers';
 
 const MiB = 1024 * 1024;
 const example = (name: string) => path.join(repoRoot, 'dist', 'examples', `${name}.js`);
@@ -50,6 +51,7 @@ function secretFile(t: { teardown: (fn: () => unknown) => void }, text: string):
 
 const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
 const ce = cephEnv();
+const gw = 'skip' in ce || 'skipped' in ce.ceph.iscsi ? null : ce.ceph.iscsi;
 const skip = 'skip' in ce ? ce.skip : false;
 
 if (skip) {
@@ -122,6 +124,67 @@ if (skip) {
     t.match(r.stdout, /\nTeardown\n  nothing to remove\n$/);
     t.ok(r.ms < 25_000, `the pool's client_mount_timeout (3 s), not libvirt's 30 s, bounds it (${r.ms} ms)`);
     for (const k of [wrong, ceph.key]) t.notMatch(r.stdout + r.stderr, k, 'no key in the output');
+    t.same(await snapshot(conn), before, 'libvirt\'s secrets, pools and domains as before');
+  });
+
+  t.test('ceph-iscsi-gateway with --portal, --target, --chap-user and --chap-password-file: the LUNs, the pool, a guest per LUN running, torn down', {
+    skip: gw ? false : `the Ceph gateway tgtd is not running: ${(ceph.iscsi as { skipped: string }).skipped}`,
+  }, async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const target = gw!.targets[0] as RbdTarget;
+    const chap = target.chap!;
+    const r = run('ceph-iscsi-gateway', ['--uri', ownUri, '--portal', gw!.portal, '--target', target.iqn, '--chap-user', chap.username, '--chap-password-file', secretFile(t, chap.password)]);
+    t.comment(`ceph-iscsi-gateway ran for ${r.ms} ms`);
+    t.equal(r.status, 0, r.stderr);
+    t.equal(r.stderr, '', 'nothing on stderr');
+    const out = r.stdout;
+    t.notMatch(out, chap.password, 'the CHAP password is not printed');
+    t.match(out, new RegExp(`^Gateway ${target.iqn} at ${gw!.portal} \\(CHAP user ${chap.username}\\), initiator iqn\\.2026-11\\.org\\.virtkit\\.example:gateway-[0-9a-f]{6}\n`));
+
+    const preflight = tableAfter(out, `Preflight (libiscsi, CHAP login): ${target.luns.length} LUN(s) with blocks`);
+    t.same(preflight.map((row) => row[0]), ['0', ...target.luns.map((l) => String(l.lun))], 'the controller and one LUN per RBD image');
+    t.equal(preflight[0]?.[1], 'STORAGE_ARRAY_CONTROLLER');
+    for (const lun of target.luns) {
+      const rbdBytes = cephJson<{ size: number }>(ceph, 'rbd', ['info', lun.image]).size;
+      t.same(preflight.find((row) => row[0] === String(lun.lun)), [String(lun.lun), 'DIRECT_ACCESS', `${lun.vendor} ${lun.product}`, lun.serial, mib(rbdBytes), `${rbdBytes / 512} × 512`], `LUN ${lun.lun}: ${lun.image}, the size rbd info gives`);
+    }
+
+    const pool = /\nPool (vk-gw-[0-9a-f]{6}) \(iscsi-direct\):\n/u.exec(out)?.[1];
+    t.ok(pool, 'the pool is named');
+    t.match(out, new RegExp(`  checked ${target.iqn} at ${gw!.portal}: ${target.luns.length} LUN\\(s\\) with blocks\n  defined secret iscsi:${pool}-chap \\(.*, private\\)\n  set the value of secret iscsi:${pool}-chap\n  defined pool ${pool}`));
+    const volumes = tableAfter(out, `Volumes of pool ${pool}`);
+    t.same(volumes.map((row) => row.slice(0, 3)), [['unit:0:0:0', '0', volumes[0]?.[2]], ...target.luns.map((l) => [`unit:0:0:${l.lun}`, String(l.lun), l.product])], 'a volume per LUN, with its INQUIRY product');
+    t.ok(preflight[0]?.[2]?.endsWith(` ${volumes[0]?.[2]}`), `LUN 0's product as the preflight saw it (${volumes[0]?.[2]})`);
+    for (const row of volumes.slice(1)) t.match(row[3], new RegExp(`-iscsi-${target.iqn}-lun-${row[1]}$`), `${row[0]}: its path`);
+
+    const guests = tableAfter(out, 'Guests');
+    t.equal(guests.length, target.luns.length, 'a guest per LUN');
+    for (const lun of target.luns) {
+      const row = guests.find((g) => g[0] === `${pool}-lun${lun.lun}`);
+      t.ok(row, `the guest on LUN ${lun.lun}`);
+      t.match(row?.[1], /^\d+$/, 'an id');
+      t.equal(row?.[2], 'running');
+      t.equal(row?.[3], `${pool}/unit:0:0:${lun.lun}`, 'on its own LUN');
+      t.equal(row?.[4], mib(lun.sizeBytes), 'QEMU sees the whole RBD image');
+    }
+    t.match(out, new RegExp(`\nTeardown\n(  (stopped|removed) guest ${pool}-lun\\d\n){${2 * target.luns.length}}  stopped pool ${pool}\n  removed the definition of pool ${pool}\n  removed secret iscsi:${pool}-chap\n`));
+    t.match(out, /\nDone: nothing left behind\.\n$/);
+    t.same(await snapshot(conn), before, 'libvirt\'s secrets, pools and domains as before');
+  });
+
+  t.test('ceph-iscsi-gateway with a wrong CHAP password in --chap-password-file (and --env): the preflight refuses it, exit status 1, libvirt untouched', {
+    skip: gw ? false : `the Ceph gateway tgtd is not running: ${(ceph.iscsi as { skipped: string }).skipped}`,
+  }, async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const wrong = `wrong-${randomBytes(6).toString('hex')}`;
+    const r = run('ceph-iscsi-gateway', ['--env', process.env.VIRTKIT_TESTENV!, '--uri', ownUri, '--chap-password-file', secretFile(t, wrong)]);
+    t.comment(`ceph-iscsi-gateway with a wrong password ran for ${r.ms} ms`);
+    t.equal(r.status, 1, 'exit status 1');
+    t.match(r.stderr, /^preflight failed: iSCSI error \(auth\): /);
+    t.notMatch(r.stdout, /Connected to/, 'libvirt was not even connected to');
+    for (const p of [wrong, (gw!.targets[0] as RbdTarget).chap!.password]) t.notMatch(r.stdout + r.stderr, p, 'no password in the output');
     t.same(await snapshot(conn), before, 'libvirt\'s secrets, pools and domains as before');
   });
 }

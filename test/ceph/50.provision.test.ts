@@ -2,17 +2,19 @@
 // same secret and pool, nothing duplicated), volumes created, resized and deleted through
 // virtkit with the sizes `rbd info` gives, a guest defined with defineGuest on an RBD volume
 // (a network disk: libvirt 9.0 refuses rbd-pool volumes as <disk type='volume'>) started and
-// torn down with its pool; a wrong Ceph key: an `auth` ProvisionError. Each compares
+// torn down with its pool; a wrong Ceph key: an `auth` ProvisionError; provisionIscsiPool on
+// the Ceph gateway (RBD images behind tgtd) with a guest on each RBD-backed LUN, and a wrong
+// CHAP password for it. Each compares
 // libvirt's whole lists of secrets, pools and domains before and after, so it runs on a
 // libvirtd of this file's own (the Ceph monitor is on loopback: any libvirtd here reaches it).
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
-  connect, defineGuest, guestsUsingPool, LibvirtError, parseDomainXml, parsePoolXml, ProvisionError, provisionRbdPool, teardownGuest, teardownPool,
-  type Connection,
+  connect, defineGuest, guestsUsingPool, IscsiError, LibvirtError, parseDomainXml, parsePoolXml, ProvisionError, provisionIscsiPool, provisionRbdPool,
+  teardownGuest, teardownPool, type Connection,
 } from 'virtkit';
-import { cephCli, cephEnv, cephJson, privateLibvirtd, type CephEnv } from '../helpers';
+import { cephCli, cephEnv, cephJson, privateLibvirtd, type CephEnv, type RbdTarget } from '../helpers';
 
 const MiB = 1024 * 1024;
 const ce = cephEnv();
@@ -232,5 +234,63 @@ if (skip) {
     t.notMatch(text, wrong, 'the wrong key appears nowhere');
     t.notMatch(text, ceph.key, 'nor the right one');
     t.same(await snapshot(conn), before, 'secrets, pools and domains as before');
+  });
+
+  const gw = 'skipped' in ceph.iscsi ? null : ceph.iscsi;
+  const gwSkip = gw ? false : `the Ceph gateway tgtd is not running: ${(ceph.iscsi as { skipped: string }).skipped}`;
+  const gwOptions = (name: string) => {
+    const target = gw!.targets[0] as RbdTarget;
+    return { type: 'iscsi-direct' as const, name, portal: gw!.portal, target: target.iqn, initiatorIqn: `iqn.2026-11.org.virtkit.test:cprov-${id()}`, chap: target.chap! };
+  };
+
+  t.test('provisionIscsiPool on the Ceph gateway: RBD images behind tgtd as volumes, a guest running on each, torn down', { skip: gwSkip }, async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const target = gw!.targets[0] as RbdTarget;
+    const name = `vk-cgw-${id()}`;
+    t.teardown(() => teardownPool(conn, name, { guests: 'remove' }).catch(() => undefined));
+    const opts = gwOptions(name);
+    const r = await provisionIscsiPool(conn, opts);
+    t.same(r.volumes.map((v) => v.lun), [0, ...target.luns.map((l) => l.lun)], 'the controller and a volume per LUN');
+    for (const lun of target.luns) {
+      const v = r.volumes.find((x) => x.lun === lun.lun);
+      const size = rbdInfo(ceph, lun.image).size;
+      t.equal(v?.inquiry?.capacity?.bytes, size, `LUN ${lun.lun}: the preflight's size is ${lun.image}'s (rbd info)`);
+      t.equal(v?.inquiry?.serial, lun.serial, 'with its serial');
+      t.equal(v?.capacity, size - 512, 'libvirt 9.0\'s iscsi-direct capacity: one block less');
+    }
+    const again = await provisionIscsiPool(conn, { ...opts });
+    t.equal(again.pool.uuid, r.pool.uuid, 'a second run: the same pool');
+    t.equal(again.secret!.uuid, r.secret!.uuid, 'and the same secret');
+
+    const doms = await Promise.all(
+      target.luns.map((lun) => defineGuest(conn, { name: `${name}-lun${lun.lun}`, memoryMiB: 64, vcpus: 1, disks: [{ pool: name, volume: `unit:0:0:${lun.lun}` }], start: true })),
+    );
+    for (const [i, dom] of doms.entries()) {
+      const lun = target.luns[i]!;
+      t.equal((await dom.state()).stateName, 'running', `${dom.name} runs`);
+      t.equal((await dom.blockInfo('vda')).capacity, rbdInfo(ceph, lun.image).size, `${dom.name}: QEMU sees all of ${lun.image}`);
+      t.match(await dom.getXML(), new RegExp(`<source pool='${name}' volume='unit:0:0:${lun.lun}'`), 'a volume disk on the pool');
+    }
+    t.same(await guestsUsingPool(conn, name), doms.map((d) => d.name).sort());
+    const actions = await teardownPool(conn, name, { guests: 'remove' });
+    t.equal(actions.filter((a) => a.startsWith('removed guest')).length, target.luns.length, 'the guests went first');
+    t.same(actions.slice(-3), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `removed secret iscsi:${name}-chap`]);
+    t.same(await snapshot(conn), before, 'the daemon holds what it held before');
+  });
+
+  t.test('a wrong CHAP password for the Ceph gateway: a preflight auth error, no password in it, libvirt untouched', { skip: gwSkip }, async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const opts = gwOptions(`vk-cgwbad-${id()}`);
+    const wrong = `wrong-${randomBytes(6).toString('hex')}`;
+    const err = await provisionError(provisionIscsiPool(conn, { ...opts, chap: { username: opts.chap.username, password: wrong } }));
+    t.match(err, { step: 'preflight', reason: 'auth' });
+    t.match(err.message, /wrong CHAP user name or password\. Nothing was changed in libvirt\./);
+    t.type(err.cause, IscsiError);
+    t.same(err.actions, []);
+    t.notMatch(shown(err), wrong, 'the wrong password appears nowhere');
+    t.notMatch(shown(err), opts.chap.password, 'nor the right one');
+    t.same(await snapshot(conn), before);
   });
 }

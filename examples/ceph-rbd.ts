@@ -86,7 +86,17 @@ function indent(lines: string[]): string {
 async function teardown(conn: Connection, poolName: string, guest: string, volumes: StorageVolume[]): Promise<string[]> {
   const actions = await teardownGuest(conn, guest);
   for (const v of volumes) {
-    await v.delete();
+    // Ceph refuses to remove an image someone still watches: a QEMU that had to be killed
+    // leaves its watch until the OSD times it out (osd_client_watch_timeout, 30 s by default).
+    for (let waited = 0; ; waited += 1000) {
+      try {
+        await v.delete();
+        break;
+      } catch (err) {
+        if (!(err instanceof LibvirtError) || waited >= 30_000) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
     actions.push(`deleted volume ${v.name} (the RBD image)`);
   }
   actions.push(...(await teardownPool(conn, poolName, { guests: 'remove' })));

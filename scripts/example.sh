@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # npm run example -- NAME [--testenv] [ARGS…]: installs what is missing, builds, runs
-# examples/NAME.ts (quickstart, iscsi-direct-guest, watch-events) with ARGS.
-# --testenv starts the project's own test environment first (a private libvirtd and tgtd, as
-# `npm test` does), gives the example its env.json (--env), and stops it again afterwards.
+# examples/NAME.ts (quickstart, iscsi-direct-guest, watch-events, ceph-rbd,
+# ceph-iscsi-gateway) with ARGS.
+# --testenv starts the project's own test environment first (a private libvirtd, tgtd, and a
+# single-node Ceph with its gateway tgtd, as `npm test` does), gives the example its env.json
+# (--env), and stops it again afterwards.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(repo_root)"
 name=${1:-}
 if [ -z "$name" ] || [ ! -f "examples/$name.ts" ] || [ "$name" = table ]; then
-  echo "usage: npm run example -- NAME [--testenv] [ARGS…]; NAME: quickstart, iscsi-direct-guest, watch-events" >&2
+  echo "usage: npm run example -- NAME [--testenv] [ARGS…]; NAME: quickstart, iscsi-direct-guest, watch-events, ceph-rbd, ceph-iscsi-gateway" >&2
   exit 2
 fi
 shift

@@ -26,7 +26,7 @@ export type ProvisionStep =
 
 /** Why, as a word a program can switch on. */
 export type ProvisionReason =
-  /** The target refused the CHAP credentials. */
+  /** The storage refused the credentials: an iSCSI target the CHAP ones, Ceph the cephx key. */
   | 'auth'
   /** The portal does not offer the target. */
   | 'no-target'

@@ -1,15 +1,16 @@
 /**
  * `defineGuest`: a guest whose disks are pool volumes (LUNs of an `iscsi-direct` pool become
- * network disks in libvirt's hands), and the teardown helpers that remove what the
- * provisioning helpers created, in the right order.
+ * network disks in libvirt's hands; images of an `rbd` pool become network disks here, since
+ * libvirt 9.0 refuses them as `<disk type='volume'>`), and the teardown helpers that remove
+ * what the provisioning helpers created, in the right order.
  */
 import type { Connection } from '../connection';
 import { DomainUndefineFlagsValues, DomainXMLFlags, ErrorNumber, StoragePoolState } from '../constants';
 import type { Domain } from '../domain';
 import type { StoragePool } from '../storage-pool';
 import { parseDomainXml, type DomainDefinition } from '../xml/domain';
-import { domainDefinition, type GuestDisk, type GuestInterface } from '../xml/guest';
-import { parsePoolXml } from '../xml/pool';
+import { domainDefinition, type GuestDisk, type GuestInterface, type GuestNetworkDisk } from '../xml/guest';
+import { parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
 import { ProvisionError } from './errors';
 import { Journal } from './journal';
 import { boolArg, codeOf, connArg, nameArg, objectArg, said, textArg } from './steps';
@@ -86,14 +87,43 @@ function check(options: unknown) {
   };
 }
 
-/** The typed domain definition {@link defineGuest} defines (with `type` given or `kvm`). */
-export function guestDefinition(options: DefineGuestOptions): DomainDefinition {
-  return definition(check(options), options.type ?? 'kvm');
+/** libvirt's (and librbd's) monitor port when a pool's `<host>` names none. */
+const RBD_MON_PORT = 6789;
+
+/**
+ * An image of an `rbd` pool as a network disk: `<source protocol='rbd' name='CEPHPOOL/IMAGE'>`
+ * with the pool's monitors as hosts and its cephx user and `ceph` secret as `<auth>`. libvirt
+ * 9.0 refuses rbd-pool volumes as `<disk type='volume'>` ("using 'rbd' pools for backing
+ * 'volume' disks isn't yet supported"); this is the disk it would have made of one.
+ */
+function rbdVolumeDisk(pool: string, def: StoragePoolDefinition, volume: string): GuestNetworkDisk {
+  const cephPool = def.source?.name;
+  const hosts = def.source?.hosts ?? [];
+  if (def.type !== 'rbd' || !cephPool || hosts.length === 0) throw new TypeError(`pool ${pool} is not an rbd pool with a Ceph pool and monitors`);
+  const disk: GuestNetworkDisk = { network: { protocol: 'rbd', name: `${cephPool}/${volume}`, hosts: hosts.map((h) => ({ name: h.name, port: h.port ?? RBD_MON_PORT })) } };
+  const auth = def.source?.auth;
+  if (auth) disk.network.auth = { username: auth.username, secret: { type: 'ceph', ...auth.secret } };
+  return disk;
 }
 
-function definition(c: ReturnType<typeof check>, type: 'kvm' | 'qemu'): DomainDefinition {
-  const disks: GuestDisk[] = c.disks.map((d) => ({ ...d }));
-  if (c.cdrom) disks.push({ ...c.cdrom, device: 'cdrom' });
+/**
+ * The typed domain definition {@link defineGuest} defines (with `type` given or `kvm`).
+ * `pools` are the definitions of the pools the disks name (what `pool.describe()` gives):
+ * volumes of an `rbd` pool among them become network disks, as in defineGuest; other pools'
+ * volumes stay `<disk type='volume'>`.
+ */
+export function guestDefinition(options: DefineGuestOptions, pools: Record<string, StoragePoolDefinition> = {}): DomainDefinition {
+  if (typeof pools !== 'object' || pools === null) throw new TypeError('pools must be an object of pool definitions by name');
+  return definition(check(options), options.type ?? 'kvm', new Map(Object.entries(pools)));
+}
+
+function definition(c: ReturnType<typeof check>, type: 'kvm' | 'qemu', pools: ReadonlyMap<string, StoragePoolDefinition>): DomainDefinition {
+  const disk = (d: GuestDiskOption): GuestDisk => {
+    const def = 'pool' in d ? pools.get(d.pool) : undefined;
+    return 'pool' in d && def?.type === 'rbd' ? rbdVolumeDisk(d.pool, def, d.volume) : { ...d };
+  };
+  const disks: GuestDisk[] = c.disks.map(disk);
+  if (c.cdrom) disks.push({ ...disk(c.cdrom), device: 'cdrom' });
   const def = domainDefinition({
     name: c.name,
     memory: c.memoryMiB * 1024 * 1024,
@@ -117,7 +147,8 @@ async function hostType(conn: Connection): Promise<'kvm' | 'qemu'> {
 
 /**
  * Defines a guest whose disks are pool volumes (`<disk type='volume'>`: for an `iscsi-direct`
- * pool libvirt hands QEMU the LUN with the pool's portal, initiator and CHAP secret) or host
+ * pool libvirt hands QEMU the LUN with the pool's portal, initiator and CHAP secret; an `rbd`
+ * pool's image becomes a network disk with the pool's monitors, cephx user and secret) or host
  * paths, and starts it if asked. Every `{ pool, volume }` is looked up first: a missing one is
  * a `no-volume` error before anything is defined. A guest of that name defined by an earlier
  * `defineGuest` is updated (same UUID); any other guest of that name is a `conflict`. On
@@ -129,6 +160,7 @@ export async function defineGuest(conn: Connection, options: DefineGuestOptions)
   const c = check(options);
   const journal = new Journal();
   try {
+    const pools = new Map<string, StoragePoolDefinition>();
     for (const d of [...c.disks, ...(c.cdrom ? [c.cdrom] : [])]) {
       if (!('pool' in d)) continue;
       let pool: StoragePool;
@@ -144,8 +176,15 @@ export async function defineGuest(conn: Connection, options: DefineGuestOptions)
         const running = (await pool.info().catch(() => null))?.state === StoragePoolState.VIR_STORAGE_POOL_RUNNING;
         throw await journal.fail('guest', 'no-volume', `guest ${c.name}: pool ${d.pool} has no volume ${d.volume}${running ? '' : ' (the pool is not running)'}.`, err);
       }
+      if (!pools.has(d.pool)) {
+        try {
+          pools.set(d.pool, await pool.describe());
+        } catch (err) {
+          throw await journal.fail('guest', 'failed', `guest ${c.name}: reading the definition of pool ${d.pool} failed: ${said(err)}.`, err);
+        }
+      }
     }
-    const def = definition(c, c.type ?? (await hostType(conn)));
+    const def = definition(c, c.type ?? (await hostType(conn)), pools);
     let existing: Domain | null = null;
     try {
       existing = await conn.lookupDomainByName(c.name);
@@ -259,10 +298,24 @@ export interface TeardownPoolOptions {
   secret?: boolean;
 }
 
-/** The guests whose (live or persistent) definition has a disk on a volume of `pool`. */
+/**
+ * The guests whose (live or persistent) definition has a disk on a volume of `pool`: a
+ * `<disk type='volume'>` naming it, or, for an `rbd` pool, a network disk on an image of its
+ * Ceph pool through one of its monitors (what {@link defineGuest} makes of its volumes).
+ */
 export async function guestsUsingPool(conn: Connection, pool: string): Promise<string[]> {
   connArg(conn);
   nameArg(pool, 'pool');
+  let rbd: { prefix: string; monitors: Set<string> } | null = null;
+  try {
+    const def = await (await conn.lookupStoragePoolByName(pool)).describe();
+    if (def.type === 'rbd' && def.source?.name)
+      rbd = { prefix: `${def.source.name}/`, monitors: new Set((def.source.hosts ?? []).map((h) => `${h.name}:${h.port ?? RBD_MON_PORT}`)) };
+  } catch {
+    // no such pool (or unreadable): only <disk type='volume'> naming it can match
+  }
+  const onRbd = (s: { protocol?: string; name?: string; hosts?: Array<{ name?: string; port?: number }> } | undefined) =>
+    rbd !== null && s?.protocol === 'rbd' && (s.name ?? '').startsWith(rbd.prefix) && (s.hosts ?? []).some((h) => rbd!.monitors.has(`${h.name}:${h.port ?? RBD_MON_PORT}`));
   const users: string[] = [];
   for (const dom of await conn.listAllDomains()) {
     const xmls = [await dom.getXML().catch(() => '')];
@@ -270,7 +323,7 @@ export async function guestsUsingPool(conn: Connection, pool: string): Promise<s
     const uses = xmls.some((x) => {
       if (x === '') return false;
       try {
-        return (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && d.source?.pool === pool);
+        return (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && (d.source?.pool === pool || onRbd(d.source)));
       } catch {
         return x.includes(`pool='${pool}'`); // a document the typed parser refuses: libvirt's own quoting
       }

@@ -7,6 +7,7 @@
  */
 import * as net from 'node:net';
 import type { Connection } from '../connection';
+import { LibvirtError } from '../errors';
 import { parsePortal } from '../iscsi/args';
 import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
@@ -171,11 +172,32 @@ function probeMonitor(host: string, port: number, timeoutMs: number): Promise<st
 }
 
 /**
+ * A failed start of the pool after the preflight found the monitors answering: librados
+ * could not connect (libvirt: "failed to connect to the RADOS monitor"). With monitors that
+ * answer, that is cephx refusing the user or its key (librados retries until
+ * `client_mount_timeout`, 30 s by libvirt's default, then gives up with a misleading errno;
+ * the monitor logs "unexpected key"): an `auth` error in words that say so.
+ */
+function cephxRefusal(c: Checked, journal: Journal, answered: string[]): (err: unknown) => Promise<string | null> {
+  return async (err) => {
+    if (answered.length === 0 || !(err instanceof LibvirtError) || !/failed to connect to the RADOS monitor/u.test(err.message)) return null;
+    throw await journal.fail(
+      'start',
+      'auth',
+      `pool ${c.name} did not start: the Ceph monitors (${answered.join(', ')}) answer, but librados could not log in as client.${c.user}: ` +
+        `a wrong key or user name (libvirt said: ${said(err)}).`,
+      err,
+    );
+  };
+}
+
+/**
  * Provisions a Ceph RBD pool, idempotently, like {@link provisionIscsiPool}: preflight (a
  * monitor answers with Ceph's banner), the secret (usage `ceph`, value the key's bytes),
  * the pool (defined, or updated when a pool of that name uses the same Ceph pool; otherwise
- * a `conflict`), started, autostart set; resolves to the pool and its images. Rolls back
- * what it did on failure (see provisionIscsiPool for the rules).
+ * a `conflict`), started, autostart set; resolves to the pool and its images. A start that
+ * fails although the monitors answered is an `auth` error (cephx refused the user or key).
+ * Rolls back what it did on failure (see provisionIscsiPool for the rules).
  */
 export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions): Promise<ProvisionedRbdPool> {
   connArg(conn);
@@ -183,6 +205,7 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
   const journal = new Journal();
   journal.wipeLater(c.key);
   try {
+    let answered: string[] = [];
     if (c.preflight) {
       const results = await Promise.all(c.monitors.map(async (m) => ({ m, problem: await probeMonitor(m.host, m.port, c.timeoutMs) })));
       const ok = results.filter((r) => r.problem === null);
@@ -191,7 +214,8 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
         const list = results.map((r) => `${r.m.address}: ${r.problem}`).join('; ');
         throw await journal.fail('preflight', refused ? 'unreachable' : 'timeout', `no Ceph monitor answers (${list}). Nothing was changed in libvirt.`);
       }
-      journal.did(`checked the Ceph monitors: ${ok.map((r) => r.m.address).join(', ')} answer`);
+      answered = ok.map((r) => r.m.address);
+      journal.did(`checked the Ceph monitors: ${answered.join(', ')} answer`);
     }
     const secret = await ensureSecret(conn, journal, {
       usage: { type: 'ceph', name: c.secretUsage },
@@ -210,7 +234,7 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
         else delete e.rbdConfig;
       },
     });
-    await startPool(journal, pool);
+    await startPool(journal, pool, cephxRefusal(c, journal, answered));
     await setPoolAutostart(journal, pool, c.autostart);
     const volumes = await poolVolumes(journal, pool);
     return { pool, secret, volumes, actions: [...journal.actions] };

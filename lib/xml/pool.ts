@@ -246,6 +246,18 @@ function parseTarget(el: XElement | undefined): PoolTarget | undefined {
   return t;
 }
 
+/**
+ * A pool's capacity, allocation or available size in bytes. libvirt prints them unsigned; a
+ * value of 2^63 bytes or more is a negative number printed so, and stands for 0: libvirt 9.0's
+ * rbd backend subtracts a deleted volume's allocation from the pool's, which Ceph's lagging
+ * statistics may have made smaller (seen: 18446744073675997309 after deleting a 32 MiB image
+ * from a pool whose allocation was 125 bytes).
+ */
+function poolSize(value: string, unit: string | undefined, what: string): number {
+  if ((unit === undefined || /^(b|bytes?)$/iu.test(unit)) && /^\s*\d{19,20}\s*$/u.test(value) && BigInt(value.trim()) >= 2n ** 63n && BigInt(value.trim()) < 2n ** 64n) return 0;
+  return toBytes(value, unit, what);
+}
+
 /** Parses a `<pool>` document. Throws SyntaxError for malformed documents. */
 export function parsePoolXml(xml: string): StoragePoolDefinition {
   const root = parseRoot(xml, 'pool', W);
@@ -255,7 +267,7 @@ export function parsePoolXml(xml: string): StoragePoolDefinition {
   assign(def, 'uuid', textOf(firstChild(root, 'uuid'))?.trim());
   for (const k of ['capacity', 'allocation', 'available'] as const) {
     const el = firstChild(root, k);
-    if (el) assign(def, k, toBytes(textOf(el) ?? '', el.attrs.unit, `${W}: <${k}>`));
+    if (el) assign(def, k, poolSize(textOf(el) ?? '', el.attrs.unit, `${W}: <${k}>`));
   }
   assign(def, 'source', parseSource(firstChild(root, 'source')));
   assign(def, 'target', parseTarget(firstChild(root, 'target')));

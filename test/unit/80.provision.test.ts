@@ -160,6 +160,39 @@ t.test('guest definition: volume and path disks, a CD-ROM, a network, the define
   ] as const) t.throws(() => guestDefinition({ ...{ name: 'g', memoryMiB: 64, vcpus: 1, disks: [] }, ...change } as never), TypeError, what);
 });
 
+t.test('guest definition: a volume of an rbd pool becomes a network disk (libvirt 9.0 refuses it as a volume disk)', async (t) => {
+  const key = randomBytes(16).toString('base64');
+  const ceph1 = rbdPoolDefinition({ name: 'ceph1', monitors: ['mon1.example', 'mon2.example:3300'], pool: 'rbd', cephUser: 'client.libvirt', cephKey: key });
+  const def = guestDefinition(
+    {
+      name: 'web1', memoryMiB: 128, vcpus: 1,
+      disks: [{ pool: 'ceph1', volume: 'web1-disk' }, { pool: 'gw1', volume: 'unit:0:0:1' }],
+      cdrom: { pool: 'ceph1', volume: 'debian.iso' },
+    },
+    { ceph1, gw1: iscsiPoolDefinition({ ...iscsiOpts, type: 'iscsi-direct' }) },
+  );
+  const xml = buildDomainXml(def);
+  t.match(
+    xml,
+    /<disk type="network" device="disk">\s*<driver name="qemu" type="raw"\/>\s*<source protocol="rbd" name="rbd\/web1-disk">\s*<host name="mon1.example" port="6789"\/>\s*<host name="mon2.example" port="3300"\/>\s*<auth username="libvirt">\s*<secret type="ceph" usage="ceph1-ceph"\/>\s*<\/auth>\s*<\/source>\s*<target dev="vda" bus="virtio"\/>/,
+    'the image as CEPHPOOL/IMAGE, the monitors (6789 when the pool names no port), cephx through the pool\'s secret',
+  );
+  t.match(xml, /<disk type="volume" device="disk">[\s\S]*?<source pool="gw1" volume="unit:0:0:1"\/>[\s\S]*?<target dev="vdb"/, 'another pool\'s volume stays a volume disk');
+  t.match(xml, /<disk type="network" device="cdrom">[\s\S]*?<source protocol="rbd" name="rbd\/debian.iso">/, 'a CD-ROM on the rbd pool too');
+  t.notMatch(xml, key, 'no key');
+  if (!noValidator) t.equal(invalid(xml, 'domain'), '', `valid against libvirt's domain schema`);
+
+  // A secret named by UUID stays a UUID; a pool without cephx has no <auth>.
+  const byUuid = { ...ceph1, source: { ...ceph1.source, auth: { type: 'ceph' as const, username: 'libvirt', secret: { uuid: '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f' } } } };
+  t.match(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [{ pool: 'ceph1', volume: 'i' }] }, { ceph1: byUuid })), /<secret type="ceph" uuid="0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f"\/>/);
+  const noAuth = { ...ceph1, source: { name: 'rbd', hosts: [{ name: 'mon1.example' }] } };
+  t.notMatch(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [{ pool: 'ceph1', volume: 'i' }] }, { ceph1: noAuth })), /<auth/);
+  // Without the pools' definitions a pool volume is a volume disk, as before.
+  t.match(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [{ pool: 'ceph1', volume: 'i' }] })), /<source pool="ceph1" volume="i"\/>/);
+  t.throws(() => guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [] }, null as never), TypeError, 'pools must be an object');
+  t.throws(() => guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [{ pool: 'ceph1', volume: 'i' }] }, { ceph1: { type: 'rbd', name: 'ceph1', source: { name: 'rbd', hosts: [] } } }), TypeError, 'an rbd pool without monitors');
+});
+
 t.test('an old kernel session blocking an iscsi pool start is recognised from libvirt\'s error', async (t) => {
   const err = (message: string) => new LibvirtError({ code: 1, domain: 0, level: 2, message });
   const yes = [

@@ -244,7 +244,7 @@ if (skip) {
     t.same(await snapshot(conn), before);
   });
 
-  t.test('the pool name taken by a different pool: a conflict; that pool is untouched and the secret this call made is gone', async (t) => {
+  t.test('the pool name taken by a different pool: a conflict before anything is changed; that pool is untouched and no secret was made', async (t) => {
     const conn = await open(t);
     const name = `vk-taken-${id()}`;
     const dir = tempDir(t, 'virtkit-taken');
@@ -255,8 +255,48 @@ if (skip) {
     const err = await provisionError(provisionIscsiPool(conn, options(name)));
     t.match(err, { step: 'pool', reason: 'conflict' });
     t.match(err.message, `a pool named ${name} already exists and is a different one (dir pool on ${dir}`);
-    t.same(err.rolledBack, [`removed secret iscsi:${name}-chap`], 'the secret this call defined was removed');
+    t.same(err.actions.filter((a) => !a.startsWith('checked ')), [], 'only the preflight was done');
+    t.same(err.rolledBack, [], 'nothing to undo');
     t.equal(await other.getXML(), otherXml, 'the dir pool is as it was');
+    t.same(await snapshot(conn), before);
+  });
+
+  t.test('an existing pool\'s private secret survives a call with that pool\'s name on another target: a conflict before the secret is touched', async (t) => {
+    const conn = await open(t);
+    const name = `vk-privsec-${id()}`;
+    t.teardown(() => teardownPool(conn, name).catch(() => undefined));
+    const first = await provisionIscsiPool(conn, options(name));
+    const secretXml = await first.secret!.getXML();
+    const before = await snapshot(conn);
+    // The open target takes any login, so a wrong password passes the preflight: the call
+    // gets as far as the pool, which is on another target.
+    const open_ = tgt!.targets.find((x) => !x.chap)!;
+    const wrong = `wrong${randomBytes(6).toString('hex')}`;
+    const err = await provisionError(provisionIscsiPool(conn, { ...options(name), target: open_.iqn, chap: { username: chap.username, password: wrong } }));
+    t.match(err, { step: 'pool', reason: 'conflict' });
+    t.notMatch(err.actions.join('\n'), /secret/, 'the secret was not touched');
+    t.same(err.rolledBack, []);
+    t.notMatch(shown(err), wrong);
+    t.equal(await first.secret!.getXML(), secretXml, 'the secret is as it was');
+    t.same(await snapshot(conn), before);
+    await first.pool.destroy();
+    await first.pool.start();
+    t.equal(await first.pool.isActive(), true, 'the pool still starts: its secret holds the right password');
+  });
+
+  t.test('a private secret that another pool uses is not overwritten: a conflict, nothing changed', async (t) => {
+    const conn = await open(t);
+    const name = `vk-shared-${id()}`;
+    const usage = `${name}-chap`;
+    t.teardown(() => teardownPool(conn, name).catch(() => undefined));
+    await provisionIscsiPool(conn, options(name));
+    const before = await snapshot(conn);
+    const err = await provisionError(provisionIscsiPool(conn, { ...options(`${name}-2`), secretUsage: usage }));
+    t.match(err, { step: 'secret', reason: 'conflict' });
+    t.match(err.message, `secret iscsi:${usage}`);
+    t.match(err.message, `is used by pool ${name}, and it is private`);
+    t.notMatch(err.actions.join('\n'), /set (its|the) value/, 'its value was not set');
+    t.same(err.rolledBack, []);
     t.same(await snapshot(conn), before);
   });
 
@@ -278,7 +318,7 @@ if (skip) {
     t.same(await snapshot(conn), before);
   });
 
-  t.test('a secret that existed is never deleted: on failure it gets its old value back (not private), on success the new one', async (t) => {
+  t.test('a secret that existed is never deleted: a conflicting call does not touch it, a successful one gives it the new value', async (t) => {
     const conn = await open(t);
     const usage = `vk-kept-${id()}`;
     const secret = await conn.defineSecret({ private: false, usage: { type: 'iscsi', target: usage } });
@@ -289,8 +329,8 @@ if (skip) {
     const before = await snapshot(conn);
     const err = await provisionError(provisionIscsiPool(conn, { ...options(name), secretUsage: usage }));
     t.match(err, { step: 'pool', reason: 'conflict' });
-    t.same(err.rolledBack, [`gave secret iscsi:${usage} its previous value back`]);
-    t.equal((await secret.getValue()).toString(), 'the-old-value', 'the old value is back');
+    t.same(err.rolledBack, [], 'the pool was checked before the secret: nothing to undo');
+    t.equal((await secret.getValue()).toString(), 'the-old-value', 'the old value is still there');
     t.same(await snapshot(conn), before);
     await other.undefine();
 

@@ -25,8 +25,14 @@ import {
 
 /** Options of {@link provisionIscsiPool}. */
 export interface IscsiPoolOptions {
-  /** `iscsi-direct` (libvirt's own libiscsi, no kernel initiator) or `iscsi` (the host's kernel
-   * initiator, `iscsiadm`). */
+  /** `iscsi-direct` (libvirt's own libiscsi, no kernel initiator; recommended) or `iscsi` (the
+   * host's kernel initiator, `iscsiadm`).
+   *
+   * With CHAP, an `iscsi` pool puts the password on a command line: libvirt itself runs
+   * `iscsiadm --mode node … --op update --name node.session.auth.password --value <password>`
+   * when it starts (and refreshes) the pool, so for as long as that runs any local user can read
+   * the password in `/proc/<pid>/cmdline` (`ps`). `iscsi-direct` hands it to libiscsi in memory
+   * only. The call's `actions` say so when it provisions an `iscsi` pool with CHAP. */
   type: 'iscsi' | 'iscsi-direct';
   /** The pool's name. */
   name: string;
@@ -36,7 +42,8 @@ export interface IscsiPoolOptions {
   target: string;
   /** This host's initiator name; the target's ACLs and CHAP accounts see this one. */
   initiatorIqn: string;
-  /** CHAP: the password goes into a libvirt secret, never onto a command line. */
+  /** CHAP: the password goes into a libvirt secret, never onto a command line of virtkit's
+   * (but see {@link IscsiPoolOptions.type}: libvirt's `iscsi` pools put it on iscsiadm's). */
   chap?: ChapCredentials;
   /** Start the pool with libvirtd (default true). */
   autostart?: boolean;
@@ -176,6 +183,14 @@ async function preflight(c: Checked, journal: Journal): Promise<LunSummary[]> {
   return luns;
 }
 
+/** What {@link provisionIscsiPool} reports for an `iscsi` pool with CHAP (see IscsiPoolOptions.type). */
+function iscsiadmPasswordNote(pool: string): string {
+  return (
+    `note: libvirt passes pool ${pool}'s CHAP password to iscsiadm on its command line (--name node.session.auth.password --value …) ` +
+    `whenever it starts or refreshes the pool, where local users can read it (/proc/<pid>/cmdline); an iscsi-direct pool keeps it off command lines`
+  );
+}
+
 // ---- an old kernel session blocking an `iscsi` pool's start ----
 
 /**
@@ -313,6 +328,7 @@ export async function provisionIscsiPool(conn: Connection, options: IscsiPoolOpt
         pool: c.name,
       });
     const pool = await ensurePool(conn, journal, poolSpec, found);
+    if (c.type === 'iscsi' && c.chap) journal.did(iscsiadmPasswordNote(c.name));
     await startPool(journal, pool, staleSessionRecovery(conn, c, journal));
     await setPoolAutostart(journal, pool, c.autostart);
     const volumes = (await poolVolumes(journal, pool))

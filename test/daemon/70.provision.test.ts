@@ -102,6 +102,7 @@ if (skip) {
     t.equal(await r.pool.isActive(), true, 'started');
     t.equal(await r.pool.autostart(), true, 'autostart on');
     t.match(r.actions.join('\n'), /defined secret iscsi:.*\n.*set the value.*\n.*defined pool .*\n.*started pool .*\n.*set autostart on/);
+    t.notMatch(r.actions.join('\n'), /note: /, 'no command-line note for an iscsi-direct pool');
     const once = await snapshot(conn);
 
     const again = await provisionIscsiPool(conn, opts);
@@ -368,6 +369,10 @@ if (skip) {
     t.type(err.cause, LibvirtError);
     t.match(err.message, /iscsiadm/);
     t.same(err.rolledBack, [`removed the definition of pool ${name}`, `removed secret iscsi:${name}-chap`]);
+    const note = err.actions.find((a) => a.startsWith('note: '));
+    t.match(note, `note: libvirt passes pool ${name}'s CHAP password to iscsiadm on its command line`, 'the actions warn about iscsiadm\'s command line');
+    t.match(note, 'an iscsi-direct pool keeps it off command lines');
+    t.notMatch(shown(err), chap.password, 'the password itself appears nowhere');
     t.same(await snapshot(conn), before);
   });
 

@@ -7,7 +7,7 @@ import type { Connection } from '../connection';
 import { DomainUndefineFlagsValues, DomainXMLFlags, ErrorNumber, StoragePoolState } from '../constants';
 import type { Domain } from '../domain';
 import type { StoragePool } from '../storage-pool';
-import { parseDomainXml, type DomainDefinition } from '../xml/domain';
+import { buildDomainXml, parseDomainXml, type DomainDefinition } from '../xml/domain';
 import { domainDefinition, type GuestDisk, type GuestInterface } from '../xml/guest';
 import { parsePoolXml } from '../xml/pool';
 import { ProvisionError } from './errors';
@@ -115,16 +115,63 @@ async function hostType(conn: Connection): Promise<'kvm' | 'qemu'> {
   return x86?.domains.some((d) => d.type === 'kvm') ? 'kvm' : 'qemu';
 }
 
+/** What {@link provisionGuest} resolves to. */
+export interface ProvisionedGuest {
+  domain: Domain;
+  /** What the call did, in plain words, in order (`defined …`, `found … defined as wanted`, `started …`). */
+  actions: string[];
+}
+
+/** The parts of a definition {@link defineGuest} sets from its options, in one comparable form. */
+function guestShape(def: DomainDefinition): string {
+  const devices = def.devices ?? [];
+  const cpu = def.cpu?.mode === undefined || def.cpu.mode === 'custom' ? 'default' : def.cpu.mode; // libvirt writes QEMU's default model as 'custom'
+  return JSON.stringify({
+    type: def.type,
+    memory: def.memory,
+    vcpus: def.vcpu?.count,
+    os: [def.os?.type, def.os?.arch, def.os?.machine, def.os?.firmware ?? null],
+    cpu,
+    disks: devices.flatMap((d) =>
+      d.kind === 'disk' ? [[d.type, d.device ?? 'disk', d.driver?.type ?? null, d.source ?? null, d.target.dev, d.target.bus ?? null, d.readonly === true]] : []),
+    interfaces: devices.flatMap((d) => (d.kind === 'interface' ? [[d.type, d.source ?? null, d.mac ?? null, d.model ?? null]] : [])),
+  });
+}
+
+/**
+ * Keeps what libvirt chose for an existing guest where the options leave it open: each
+ * interface's MAC address (by position, when the type is the same) and the versioned machine
+ * type libvirt expanded `q35` / `pc` to (the guest's ABI).
+ */
+function keepChosen(def: DomainDefinition, old: DomainDefinition): void {
+  const oldIfaces = (old.devices ?? []).filter((d) => d.kind === 'interface');
+  const newIfaces = (def.devices ?? []).filter((d) => d.kind === 'interface');
+  for (const [i, n] of newIfaces.entries()) {
+    const o = oldIfaces[i];
+    if (n.kind === 'interface' && o?.kind === 'interface' && n.mac === undefined && o.mac !== undefined && o.type === n.type) n.mac = o.mac;
+  }
+  const want = def.os?.machine;
+  const had = old.os?.machine;
+  if (def.os && want && had && ((want === 'q35' && had.startsWith('pc-q35-')) || (want === 'pc' && had.startsWith('pc-i440fx-')))) def.os.machine = had;
+}
+
 /**
  * Defines a guest whose disks are pool volumes (`<disk type='volume'>`: for an `iscsi-direct`
  * pool libvirt hands QEMU the LUN with the pool's portal, initiator and CHAP secret) or host
  * paths, and starts it if asked. Every `{ pool, volume }` is looked up first: a missing one is
  * a `no-volume` error before anything is defined. A guest of that name defined by an earlier
- * `defineGuest` is updated (same UUID); any other guest of that name is a `conflict`. On
- * failure what this call did is undone (a new guest is removed, an updated one gets its
- * previous definition back).
+ * `defineGuest` is updated (same UUID, its interfaces keep their MAC addresses), or left as it
+ * is when its definition already says what the options say; any other guest of that name is a
+ * `conflict`. On failure what this call did is undone (a new guest is removed, an updated one
+ * gets its previous definition back). Resolves to the guest; {@link provisionGuest} also says
+ * what was done.
  */
 export async function defineGuest(conn: Connection, options: DefineGuestOptions): Promise<Domain> {
+  return (await provisionGuest(conn, options)).domain;
+}
+
+/** {@link defineGuest}, resolving to the guest and what the call did (`actions`). */
+export async function provisionGuest(conn: Connection, options: DefineGuestOptions): Promise<ProvisionedGuest> {
   connArg(conn);
   const c = check(options);
   const journal = new Journal();
@@ -169,12 +216,18 @@ export async function defineGuest(conn: Connection, options: DefineGuestOptions)
       if (!persistent || !(old.metadata ?? '').includes(GUEST_METADATA_NS))
         throw await journal.fail('guest', 'conflict', `a guest named ${c.name} already exists and was not defined by defineGuest; it was left as it is. Choose another name or remove that guest.`);
       def.uuid = found.uuid;
-      try {
-        dom = await conn.defineDomain(def);
-      } catch (err) {
-        throw await journal.fail('guest', 'failed', `updating guest ${c.name} failed: ${said(err)}.`, err);
+      keepChosen(def, old);
+      if (guestShape(parseDomainXml(buildDomainXml(def))) === guestShape(old)) {
+        dom = found;
+        journal.did(`found guest ${c.name} (${found.uuid}) defined as wanted`);
+      } else {
+        try {
+          dom = await conn.defineDomain(def);
+        } catch (err) {
+          throw await journal.fail('guest', 'failed', `updating guest ${c.name} failed: ${said(err)}.`, err);
+        }
+        journal.did(`updated the definition of guest ${c.name}`, { what: `restored the previous definition of guest ${c.name}`, run: () => conn.defineDomain(oldXml) });
       }
-      journal.did(`updated the definition of guest ${c.name}`, { what: `restored the previous definition of guest ${c.name}`, run: () => conn.defineDomain(oldXml) });
     }
     if (c.start && !(await dom.isActive())) {
       try {
@@ -198,7 +251,8 @@ export async function defineGuest(conn: Connection, options: DefineGuestOptions)
       }
     }
     // A running guest's handle with its id (the one defined had none yet).
-    return (await dom.isActive()) ? await conn.lookupDomainByName(c.name) : dom;
+    const domain = (await dom.isActive()) ? await conn.lookupDomainByName(c.name) : dom;
+    return { domain, actions: [...journal.actions] };
   } catch (err) {
     if (err instanceof ProvisionError) throw err;
     throw await journal.fail('guest', 'failed', `defining guest ${c.name} failed: ${said(err)}.`, err);

@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { inspect } from 'node:util';
 import {
   connect, defineGuest, findIscsiadm, IscsiError, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
-  provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool, type Connection,
+  provisionGuest, provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool, type Connection,
 } from 'virtkit';
 import { daemonUri, privateLibvirtd, tempDir, testEnv, type IscsiTarget } from '../helpers';
 
@@ -162,6 +162,32 @@ if (skip) {
     const actions = await teardownPool(conn, name, { guests: 'remove' });
     t.equal(actions.filter((a) => a.startsWith('removed guest')).length, 5, 'the guests went first');
     t.same(actions.slice(-3), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `removed secret iscsi:${name}-chap`], 'then the pool, then the secret');
+    t.same(await snapshot(conn), before);
+  });
+
+  t.test('defineGuest twice with the same options: the same MAC, and the second call changes nothing; a real change keeps the MAC', async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const name = `vk-idem-${id()}`;
+    t.teardown(() => teardownGuest(conn, name).catch(() => undefined));
+    const opts = { name, memoryMiB: 64, vcpus: 1, disks: [], network: { user: true as const } };
+    const mac = async (d: { getXML: (flags?: number) => Promise<string> }) => /<mac address='([^']+)'/.exec(await d.getXML(2 /* INACTIVE */))?.[1];
+    const first = await provisionGuest(conn, opts);
+    t.match(first.actions, [`defined guest ${name} (${first.domain.uuid})`]);
+    const firstMac = await mac(first.domain);
+    t.match(firstMac, /^52:54:00:/, 'libvirt chose a MAC');
+    const xml = await first.domain.getXML(2);
+    const second = await provisionGuest(conn, opts);
+    t.equal(second.domain.uuid, first.domain.uuid);
+    t.same(second.actions, [`found guest ${name} (${first.domain.uuid}) defined as wanted`], 'the second call reports no change');
+    t.equal(await second.domain.getXML(2), xml, 'the definition is as it was');
+    t.equal(await mac(second.domain), firstMac, 'the same MAC');
+    const third = await provisionGuest(conn, { ...opts, memoryMiB: 96 });
+    t.same(third.actions, [`updated the definition of guest ${name}`]);
+    t.equal(await mac(third.domain), firstMac, 'a redefine keeps the MAC');
+    t.match(await third.domain.getXML(2), /<type arch='x86_64' machine='pc-q35-[\d.]+'>/, 'and the machine type libvirt chose');
+    t.same((await defineGuest(conn, { ...opts, memoryMiB: 96 })).uuid, first.domain.uuid, 'defineGuest is provisionGuest\'s domain');
+    await teardownGuest(conn, name);
     t.same(await snapshot(conn), before);
   });
 

@@ -4,15 +4,16 @@
  * provisioning helpers created, in the right order.
  */
 import type { Connection } from '../connection';
-import { DomainUndefineFlagsValues, DomainXMLFlags, ErrorNumber, StoragePoolState } from '../constants';
+import { DomainUndefineFlagsValues, DomainXMLFlags, ErrorNumber, StoragePoolState, StorageXMLFlags } from '../constants';
 import type { Domain } from '../domain';
+import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
-import { buildDomainXml, parseDomainXml, type DomainDefinition } from '../xml/domain';
+import { buildDomainXml, parseDomainXml, type DiskSource, type DomainDefinition } from '../xml/domain';
 import { domainDefinition, type GuestDisk, type GuestInterface } from '../xml/guest';
-import { parsePoolXml } from '../xml/pool';
+import { parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
 import { ProvisionError } from './errors';
 import { Journal } from './journal';
-import { boolArg, codeOf, connArg, nameArg, objectArg, said, textArg } from './steps';
+import { boolArg, codeOf, connArg, createdByVirtkit, nameArg, objectArg, said, textArg } from './steps';
 
 /** A disk of {@link defineGuest}: a pool volume, or a path on the libvirt host. */
 export type GuestDiskOption = { pool: string; volume: string } | { path: string };
@@ -308,15 +309,47 @@ export interface TeardownPoolOptions {
   /** Guests with disks on the pool's volumes: `'refuse'` (default: an `in-use` error, nothing
    * removed) or `'remove'` (each removed first with {@link teardownGuest}). */
   guests?: 'refuse' | 'remove';
-  /** Remove the secret the pool authenticates with (default true), unless another pool or a
-   * guest's disk still refers to it. */
+  /** Remove the secret the pool authenticates with (default true) when a provisioning helper
+   * created it (its description says so) and no other pool and no guest's disk (running or
+   * persistent definition) refers to it. A secret that existed before is always kept. */
   secret?: boolean;
 }
 
-/** The guests whose (live or persistent) definition has a disk on a volume of `pool`. */
+/** The disk sources that are on the pool `name`: `<disk type='volume'>` naming it, a file or
+ * block device at one of its volumes' paths, or a network disk on its storage (an iSCSI pool's
+ * target at its portal, an RBD pool's Ceph pool through one of its monitors). */
+async function poolDiskMatcher(conn: Connection, name: string): Promise<(source: DiskSource | undefined) => boolean> {
+  let def: StoragePoolDefinition | null = null;
+  const paths = new Set<string>();
+  try {
+    const p = await conn.lookupStoragePoolByName(name);
+    def = parsePoolXml(await p.getXML());
+    if (await p.isActive()) for (const v of await p.listVolumesWithInfo()) if (v.path) paths.add(v.path);
+  } catch {
+    // no such pool, or not readable: only <disk type='volume'> naming it can match
+  }
+  const iscsi = def && (def.type === 'iscsi' || def.type === 'iscsi-direct') ? def.source?.devices?.[0]?.path : undefined;
+  const rbd = def?.type === 'rbd' ? def.source?.name : undefined;
+  const hosts = new Set((def?.source?.hosts ?? []).map((h) => `${h.name}:${h.port ?? (rbd ? 6789 : 3260)}`));
+  return (s) => {
+    if (!s) return false;
+    if (s.pool === name) return true;
+    if ((s.file !== undefined && paths.has(s.file)) || (s.dev !== undefined && paths.has(s.dev))) return true;
+    const via = (port: number) => (s.hosts ?? []).some((h) => hosts.has(`${h.name}:${h.port ?? port}`));
+    if (iscsi && s.protocol === 'iscsi' && s.name !== undefined && (s.name === iscsi || s.name.startsWith(`${iscsi}/`)) && via(3260)) return true;
+    return rbd !== undefined && s.protocol === 'rbd' && (s.name ?? '').startsWith(`${rbd}/`) && via(6789);
+  };
+}
+
+/**
+ * The guests whose (live or persistent) definition has a disk on `pool`: a volume disk naming
+ * it, a file or block disk at one of its volumes' paths (while the pool runs), or a network
+ * disk on its storage (its iSCSI target at its portal, its Ceph pool through its monitors).
+ */
 export async function guestsUsingPool(conn: Connection, pool: string): Promise<string[]> {
   connArg(conn);
   nameArg(pool, 'pool');
+  const onPool = await poolDiskMatcher(conn, pool);
   const users: string[] = [];
   for (const dom of await conn.listAllDomains()) {
     const xmls = [await dom.getXML().catch(() => '')];
@@ -324,7 +357,7 @@ export async function guestsUsingPool(conn: Connection, pool: string): Promise<s
     const uses = xmls.some((x) => {
       if (x === '') return false;
       try {
-        return (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && d.source?.pool === pool);
+        return (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && onPool(d.source));
       } catch {
         return x.includes(`pool='${pool}'`); // a document the typed parser refuses: libvirt's own quoting
       }
@@ -332,6 +365,26 @@ export async function guestsUsingPool(conn: Connection, pool: string): Promise<s
     if (uses) users.push(dom.name);
   }
   return users.sort();
+}
+
+/** A pool's or guest's live definition and, when it is persistent and running, its persistent one. */
+async function definitions(
+  o: { getXML: (flags?: number) => Promise<string>; isActive: () => Promise<boolean>; isPersistent: () => Promise<boolean> },
+  inactive: number,
+): Promise<string[]> {
+  const xmls = [await o.getXML().catch(() => '')];
+  if ((await o.isActive().catch(() => false)) && (await o.isPersistent().catch(() => false))) xmls.push(await o.getXML(inactive).catch(() => ''));
+  return xmls.filter((x) => x !== '');
+}
+
+/** Whether a document refers to `secret`: `check()` on the typed document, or (when the typed
+ * parser refuses it) its UUID or usage id in libvirt's own quoting. */
+function mentions(xml: string, secret: Secret, check: () => boolean): boolean {
+  try {
+    return check();
+  } catch {
+    return xml.includes(secret.uuid) || (secret.usageId !== '' && xml.includes(`usage='${secret.usageId}'`));
+  }
 }
 
 /**
@@ -358,8 +411,19 @@ export async function teardownPool(conn: Connection, pool: string | StoragePool,
   const users = await guestsUsingPool(conn, name);
   if (users.length && o.guests !== 'remove')
     throw fail(`pool ${name} still has guests on its volumes (${users.join(', ')}); nothing was removed. Remove them first, or pass { guests: 'remove' }.`, undefined, 'in-use');
-  // Guests go first, all at once (a destroy waits for QEMU to exit); their actions in name order.
-  for (const done of await Promise.all(users.map((g) => teardownGuest(conn, g)))) actions.push(...done);
+  // Guests go first, all at once (a destroy waits for QEMU to exit); their actions in name order,
+  // those of a guest that failed half-way too.
+  const settled = await Promise.allSettled(users.map((g) => teardownGuest(conn, g)));
+  const failed: Array<{ guest: string; err: unknown }> = [];
+  for (const [i, r] of settled.entries()) {
+    if (r.status === 'fulfilled') actions.push(...r.value);
+    else {
+      if (r.reason instanceof ProvisionError) actions.push(...r.reason.actions);
+      failed.push({ guest: users[i]!, err: r.reason });
+    }
+  }
+  if (failed.length)
+    throw fail(`removing the guests of pool ${name} failed (${failed.map((f) => `${f.guest}: ${said(f.err)}`).join('; ')}); the pool and its secret were left.`, failed[0]!.err);
   let auth: { type: string; usage?: string; uuid?: string } | null = null;
   try {
     const def = parsePoolXml(await p.getXML());
@@ -379,14 +443,20 @@ export async function teardownPool(conn: Connection, pool: string | StoragePool,
   if (!removeSecret || !auth) return actions;
   try {
     const secret = auth.uuid ? await conn.lookupSecretByUUID(auth.uuid) : await conn.lookupSecretByUsage(auth.type as 'iscsi' | 'ceph', auth.usage!);
+    if (!createdByVirtkit((await secret.describe()).description)) {
+      actions.push(`kept secret ${secret.usageType}:${secret.usageId}: it existed before virtkit provisioned the pool`);
+      return actions;
+    }
+    const refersTo = (s: { uuid?: string; usage?: string } | undefined) => s !== undefined && (s.uuid === secret.uuid || (s.usage !== undefined && s.usage === secret.usageId));
     const others: string[] = [];
     for (const other of await conn.listAllStoragePools()) {
-      const s = parsePoolXml(await other.getXML(1 /* INACTIVE */).catch(() => '<pool type="dir"/>')).source?.auth?.secret;
-      if (s && (s.uuid === secret.uuid || (s.usage !== undefined && s.usage === secret.usageId))) others.push(`pool ${other.name}`);
+      const xmls = await definitions(other, StorageXMLFlags.VIR_STORAGE_XML_INACTIVE);
+      if (xmls.some((x) => mentions(x, secret, () => refersTo(parsePoolXml(x).source?.auth?.secret)))) others.push(`pool ${other.name}`);
     }
     for (const dom of await conn.listAllDomains()) {
-      const xml = await dom.getXML().catch(() => '');
-      if (xml.includes(secret.uuid) || (secret.usageId !== '' && xml.includes(`usage='${secret.usageId}'`))) others.push(`guest ${dom.name}`);
+      const xmls = await definitions(dom, DomainXMLFlags.VIR_DOMAIN_XML_INACTIVE);
+      const disksUse = (x: string) => (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && (refersTo(d.source?.auth?.secret) || refersTo(d.auth?.secret)));
+      if (xmls.some((x) => mentions(x, secret, () => disksUse(x)))) others.push(`guest ${dom.name}`);
     }
     if (others.length) {
       actions.push(`kept secret ${secret.usageType}:${secret.usageId}: still used by ${others.join(', ')}`);

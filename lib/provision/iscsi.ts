@@ -324,7 +324,7 @@ export async function provisionIscsiPool(conn: Connection, options: IscsiPoolOpt
       secret = await ensureSecret(conn, journal, {
         usage: { type: 'iscsi', target: c.secretUsage },
         value: c.chap.password,
-        description: `CHAP password of ${c.chap.username} for ${c.target} (pool ${c.name}, virtkit)`,
+        description: `CHAP password of ${c.chap.username} for ${c.target} (pool ${c.name})`,
         pool: c.name,
       });
     const pool = await ensurePool(conn, journal, poolSpec, found);

@@ -209,7 +209,7 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
     const secret = await ensureSecret(conn, journal, {
       usage: { type: 'ceph', name: c.secretUsage },
       value: c.key,
-      description: `cephx key of client.${c.user} (pool ${c.name}, virtkit)`,
+      description: `cephx key of client.${c.user} (pool ${c.name})`,
       pool: c.name,
     });
     const pool = await ensurePool(conn, journal, poolSpec, found);

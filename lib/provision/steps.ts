@@ -69,6 +69,16 @@ export function said(err: unknown): string {
 
 // ---- the secret ----
 
+/** Ends the description of every secret a provisioning helper defines: teardownPool removes
+ * only secrets with it. */
+export const SECRET_MARK = '[defined by virtkit]';
+
+/** Whether a secret's description says a provisioning helper defined it (also the form of
+ * virtkit 0.1's first provisioning helpers: `… (pool NAME, virtkit)`). */
+export function createdByVirtkit(description: string | undefined): boolean {
+  return description !== undefined && (description.endsWith(SECRET_MARK) || /\(pool [^()]*, virtkit\)$/u.test(description));
+}
+
 export interface SecretSpec {
   usage: { type: 'iscsi'; target: string } | { type: 'ceph'; name: string };
   /** The value: a CHAP password (string) or a Ceph key's bytes. Never shown. */
@@ -130,7 +140,7 @@ export async function ensureSecret(conn: Connection, journal: Journal, spec: Sec
   }
   if (secret === null) {
     try {
-      secret = await conn.defineSecret({ ephemeral: false, private: true, description: spec.description, usage: spec.usage });
+      secret = await conn.defineSecret({ ephemeral: false, private: true, description: `${spec.description} ${SECRET_MARK}`, usage: spec.usage });
     } catch (err) {
       throw await journal.fail('secret', 'failed', `defining ${label} failed: ${said(err)}.`, err);
     }

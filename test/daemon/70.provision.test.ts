@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { inspect } from 'node:util';
 import {
-  connect, defineGuest, findIscsiadm, IscsiError, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
+  connect, defineGuest, findIscsiadm, guestsUsingPool, IscsiError, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
   provisionGuest, provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool, type Connection,
 } from 'virtkit';
 import { daemonUri, privateLibvirtd, tempDir, testEnv, type IscsiTarget } from '../helpers';
@@ -91,6 +91,7 @@ if (skip) {
     const sdef = await r.secret!.describe();
     t.equal(sdef.private, true, 'private');
     t.equal(sdef.ephemeral, false, 'not ephemeral');
+    t.match(sdef.description, /\[defined by virtkit\]$/, 'marked as virtkit\'s (teardownPool removes only those)');
     t.type(await r.secret!.getValue().catch((e: unknown) => e), LibvirtError, 'its value cannot be read back');
 
     const def = parsePoolXml(await r.pool.getXML());
@@ -366,6 +367,43 @@ if (skip) {
     t.equal((await secret.getValue()).toString(), chap.password, 'with the new value');
     t.same(await teardownPool(conn, name, { secret: false }), [`stopped pool ${name}`, `removed the definition of pool ${name}`]);
     t.equal((await conn.lookupSecretByUsage('iscsi', usage)).uuid, secret.uuid, '{ secret: false } keeps it');
+    await provisionIscsiPool(conn, { ...options(name), secretUsage: usage });
+    t.same((await teardownPool(conn, name)).slice(-1), [`kept secret iscsi:${usage}: it existed before virtkit provisioned the pool`]);
+    t.equal((await conn.lookupSecretByUsage('iscsi', usage)).uuid, secret.uuid, 'a secret virtkit did not define is kept by default too');
+  });
+
+  t.test('teardownPool keeps a secret that a running guest\'s persistent definition still uses; guestsUsingPool sees network disks on the pool\'s target', async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const name = `vk-tdsec-${id()}`;
+    const guest = `${name}-g`;
+    const onPool = `${name}-net`;
+    t.teardown(async () => {
+      for (const g of [guest, onPool]) await teardownGuest(conn, g).catch(() => undefined);
+      await teardownPool(conn, name).catch(() => undefined);
+      await (await conn.lookupSecretByUsage('iscsi', `${name}-chap`).catch(() => null))?.undefine().catch(() => undefined);
+    });
+    await provisionIscsiPool(conn, options(name));
+    const [host, port] = portal.split(':');
+    const netDisk = (iqn: string, dev: string) =>
+      `<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='iscsi' name='${iqn}/1'><host name='${host}' port='${port}'/>` +
+      `<auth username='${chap.username}'><secret type='iscsi' usage='${name}-chap'/></auth></source><target dev='${dev}' bus='virtio'/></disk>`;
+    const dom = await defineGuest(conn, { name: guest, memoryMiB: 64, vcpus: 1, disks: [], start: true });
+    const elsewhere = tgt!.targets.find((x) => x.iqn !== target.iqn)!;
+    await conn.defineDomain((await dom.getXML(2)).replace('</devices>', `${netDisk(elsewhere.iqn, 'vdb')}</devices>`));
+    t.notMatch(await dom.getXML(), `${name}-chap`, 'the running guest does not use the secret');
+    t.match(await dom.getXML(2), `usage='${name}-chap'`, 'its persistent definition does (from its next start)');
+    t.same(await guestsUsingPool(conn, name), [], 'a disk on another target is not on the pool');
+
+    const net = await conn.defineDomain(`<domain type='qemu'><name>${onPool}</name><memory unit='MiB'>32</memory><os><type>hvm</type></os><devices>${netDisk(target.iqn, 'vda')}</devices></domain>`);
+    t.same(await guestsUsingPool(conn, name), [onPool], 'a network disk on the pool\'s target at its portal is on the pool');
+    t.match(await provisionError(teardownPool(conn, name)), { reason: 'in-use' });
+    await teardownGuest(conn, net);
+
+    t.same(await teardownPool(conn, name), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `kept secret iscsi:${name}-chap: still used by guest ${guest}`]);
+    await teardownGuest(conn, guest);
+    await (await conn.lookupSecretByUsage('iscsi', `${name}-chap`)).undefine();
+    t.same(await snapshot(conn), before);
   });
 
   t.test('a pool of that name on the same target is updated in place (a new initiator IQN), same UUID', async (t) => {

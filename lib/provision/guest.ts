@@ -5,15 +5,16 @@
  * what the provisioning helpers created, in the right order.
  */
 import type { Connection } from '../connection';
-import { DomainUndefineFlagsValues, DomainXMLFlags, ErrorNumber, StoragePoolState } from '../constants';
+import { DomainUndefineFlagsValues, DomainXMLFlags, ErrorNumber, StoragePoolState, StorageXMLFlags } from '../constants';
 import type { Domain } from '../domain';
+import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
-import { parseDomainXml, type DomainDefinition } from '../xml/domain';
+import { buildDomainXml, parseDomainXml, type DiskSource, type DomainDefinition } from '../xml/domain';
 import { domainDefinition, type GuestDisk, type GuestInterface, type GuestNetworkDisk } from '../xml/guest';
 import { parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
 import { ProvisionError } from './errors';
 import { Journal } from './journal';
-import { boolArg, codeOf, connArg, nameArg, objectArg, said, textArg } from './steps';
+import { boolArg, codeOf, connArg, createdByVirtkit, nameArg, objectArg, said, textArg } from './steps';
 
 /** A disk of {@link defineGuest}: a pool volume, or a path on the libvirt host. */
 export type GuestDiskOption = { pool: string; volume: string } | { path: string };
@@ -145,17 +146,64 @@ async function hostType(conn: Connection): Promise<'kvm' | 'qemu'> {
   return x86?.domains.some((d) => d.type === 'kvm') ? 'kvm' : 'qemu';
 }
 
+/** What {@link provisionGuest} resolves to. */
+export interface ProvisionedGuest {
+  domain: Domain;
+  /** What the call did, in plain words, in order (`defined …`, `found … defined as wanted`, `started …`). */
+  actions: string[];
+}
+
+/** The parts of a definition {@link defineGuest} sets from its options, in one comparable form. */
+function guestShape(def: DomainDefinition): string {
+  const devices = def.devices ?? [];
+  const cpu = def.cpu?.mode === undefined || def.cpu.mode === 'custom' ? 'default' : def.cpu.mode; // libvirt writes QEMU's default model as 'custom'
+  return JSON.stringify({
+    type: def.type,
+    memory: def.memory,
+    vcpus: def.vcpu?.count,
+    os: [def.os?.type, def.os?.arch, def.os?.machine, def.os?.firmware ?? null],
+    cpu,
+    disks: devices.flatMap((d) =>
+      d.kind === 'disk' ? [[d.type, d.device ?? 'disk', d.driver?.type ?? null, d.source ?? null, d.target.dev, d.target.bus ?? null, d.readonly === true]] : []),
+    interfaces: devices.flatMap((d) => (d.kind === 'interface' ? [[d.type, d.source ?? null, d.mac ?? null, d.model ?? null]] : [])),
+  });
+}
+
+/**
+ * Keeps what libvirt chose for an existing guest where the options leave it open: each
+ * interface's MAC address (by position, when the type is the same) and the versioned machine
+ * type libvirt expanded `q35` / `pc` to (the guest's ABI).
+ */
+function keepChosen(def: DomainDefinition, old: DomainDefinition): void {
+  const oldIfaces = (old.devices ?? []).filter((d) => d.kind === 'interface');
+  const newIfaces = (def.devices ?? []).filter((d) => d.kind === 'interface');
+  for (const [i, n] of newIfaces.entries()) {
+    const o = oldIfaces[i];
+    if (n.kind === 'interface' && o?.kind === 'interface' && n.mac === undefined && o.mac !== undefined && o.type === n.type) n.mac = o.mac;
+  }
+  const want = def.os?.machine;
+  const had = old.os?.machine;
+  if (def.os && want && had && ((want === 'q35' && had.startsWith('pc-q35-')) || (want === 'pc' && had.startsWith('pc-i440fx-')))) def.os.machine = had;
+}
+
 /**
  * Defines a guest whose disks are pool volumes (`<disk type='volume'>`: for an `iscsi-direct`
  * pool libvirt hands QEMU the LUN with the pool's portal, initiator and CHAP secret; an `rbd`
  * pool's image becomes a network disk with the pool's monitors, cephx user and secret) or host
  * paths, and starts it if asked. Every `{ pool, volume }` is looked up first: a missing one is
  * a `no-volume` error before anything is defined. A guest of that name defined by an earlier
- * `defineGuest` is updated (same UUID); any other guest of that name is a `conflict`. On
- * failure what this call did is undone (a new guest is removed, an updated one gets its
- * previous definition back).
+ * `defineGuest` is updated (same UUID, its interfaces keep their MAC addresses), or left as it
+ * is when its definition already says what the options say; any other guest of that name is a
+ * `conflict`. On failure what this call did is undone (a new guest is removed, an updated one
+ * gets its previous definition back). Resolves to the guest; {@link provisionGuest} also says
+ * what was done.
  */
 export async function defineGuest(conn: Connection, options: DefineGuestOptions): Promise<Domain> {
+  return (await provisionGuest(conn, options)).domain;
+}
+
+/** {@link defineGuest}, resolving to the guest and what the call did (`actions`). */
+export async function provisionGuest(conn: Connection, options: DefineGuestOptions): Promise<ProvisionedGuest> {
   connArg(conn);
   const c = check(options);
   const journal = new Journal();
@@ -208,12 +256,18 @@ export async function defineGuest(conn: Connection, options: DefineGuestOptions)
       if (!persistent || !(old.metadata ?? '').includes(GUEST_METADATA_NS))
         throw await journal.fail('guest', 'conflict', `a guest named ${c.name} already exists and was not defined by defineGuest; it was left as it is. Choose another name or remove that guest.`);
       def.uuid = found.uuid;
-      try {
-        dom = await conn.defineDomain(def);
-      } catch (err) {
-        throw await journal.fail('guest', 'failed', `updating guest ${c.name} failed: ${said(err)}.`, err);
+      keepChosen(def, old);
+      if (guestShape(parseDomainXml(buildDomainXml(def))) === guestShape(old)) {
+        dom = found;
+        journal.did(`found guest ${c.name} (${found.uuid}) defined as wanted`);
+      } else {
+        try {
+          dom = await conn.defineDomain(def);
+        } catch (err) {
+          throw await journal.fail('guest', 'failed', `updating guest ${c.name} failed: ${said(err)}.`, err);
+        }
+        journal.did(`updated the definition of guest ${c.name}`, { what: `restored the previous definition of guest ${c.name}`, run: () => conn.defineDomain(oldXml) });
       }
-      journal.did(`updated the definition of guest ${c.name}`, { what: `restored the previous definition of guest ${c.name}`, run: () => conn.defineDomain(oldXml) });
     }
     if (c.start && !(await dom.isActive())) {
       try {
@@ -237,7 +291,8 @@ export async function defineGuest(conn: Connection, options: DefineGuestOptions)
       }
     }
     // A running guest's handle with its id (the one defined had none yet).
-    return (await dom.isActive()) ? await conn.lookupDomainByName(c.name) : dom;
+    const domain = (await dom.isActive()) ? await conn.lookupDomainByName(c.name) : dom;
+    return { domain, actions: [...journal.actions] };
   } catch (err) {
     if (err instanceof ProvisionError) throw err;
     throw await journal.fail('guest', 'failed', `defining guest ${c.name} failed: ${said(err)}.`, err);
@@ -293,29 +348,47 @@ export interface TeardownPoolOptions {
   /** Guests with disks on the pool's volumes: `'refuse'` (default: an `in-use` error, nothing
    * removed) or `'remove'` (each removed first with {@link teardownGuest}). */
   guests?: 'refuse' | 'remove';
-  /** Remove the secret the pool authenticates with (default true), unless another pool or a
-   * guest's disk still refers to it. */
+  /** Remove the secret the pool authenticates with (default true) when a provisioning helper
+   * created it (its description says so) and no other pool and no guest's disk (running or
+   * persistent definition) refers to it. A secret that existed before is always kept. */
   secret?: boolean;
 }
 
+/** The disk sources that are on the pool `name`: `<disk type='volume'>` naming it, a file or
+ * block device at one of its volumes' paths, or a network disk on its storage (an iSCSI pool's
+ * target at its portal, an RBD pool's Ceph pool through one of its monitors). */
+async function poolDiskMatcher(conn: Connection, name: string): Promise<(source: DiskSource | undefined) => boolean> {
+  let def: StoragePoolDefinition | null = null;
+  const paths = new Set<string>();
+  try {
+    const p = await conn.lookupStoragePoolByName(name);
+    def = parsePoolXml(await p.getXML());
+    if (await p.isActive()) for (const v of await p.listVolumesWithInfo()) if (v.path) paths.add(v.path);
+  } catch {
+    // no such pool, or not readable: only <disk type='volume'> naming it can match
+  }
+  const iscsi = def && (def.type === 'iscsi' || def.type === 'iscsi-direct') ? def.source?.devices?.[0]?.path : undefined;
+  const rbd = def?.type === 'rbd' ? def.source?.name : undefined;
+  const hosts = new Set((def?.source?.hosts ?? []).map((h) => `${h.name}:${h.port ?? (rbd ? RBD_MON_PORT : 3260)}`));
+  return (s) => {
+    if (!s) return false;
+    if (s.pool === name) return true;
+    if ((s.file !== undefined && paths.has(s.file)) || (s.dev !== undefined && paths.has(s.dev))) return true;
+    const via = (port: number) => (s.hosts ?? []).some((h) => hosts.has(`${h.name}:${h.port ?? port}`));
+    if (iscsi && s.protocol === 'iscsi' && s.name !== undefined && (s.name === iscsi || s.name.startsWith(`${iscsi}/`)) && via(3260)) return true;
+    return rbd !== undefined && s.protocol === 'rbd' && (s.name ?? '').startsWith(`${rbd}/`) && via(RBD_MON_PORT);
+  };
+}
+
 /**
- * The guests whose (live or persistent) definition has a disk on a volume of `pool`: a
- * `<disk type='volume'>` naming it, or, for an `rbd` pool, a network disk on an image of its
- * Ceph pool through one of its monitors (what {@link defineGuest} makes of its volumes).
+ * The guests whose (live or persistent) definition has a disk on `pool`: a volume disk naming
+ * it, a file or block disk at one of its volumes' paths (while the pool runs), or a network
+ * disk on its storage (its iSCSI target at its portal, its Ceph pool through its monitors).
  */
 export async function guestsUsingPool(conn: Connection, pool: string): Promise<string[]> {
   connArg(conn);
   nameArg(pool, 'pool');
-  let rbd: { prefix: string; monitors: Set<string> } | null = null;
-  try {
-    const def = await (await conn.lookupStoragePoolByName(pool)).describe();
-    if (def.type === 'rbd' && def.source?.name)
-      rbd = { prefix: `${def.source.name}/`, monitors: new Set((def.source.hosts ?? []).map((h) => `${h.name}:${h.port ?? RBD_MON_PORT}`)) };
-  } catch {
-    // no such pool (or unreadable): only <disk type='volume'> naming it can match
-  }
-  const onRbd = (s: { protocol?: string; name?: string; hosts?: Array<{ name?: string; port?: number }> } | undefined) =>
-    rbd !== null && s?.protocol === 'rbd' && (s.name ?? '').startsWith(rbd.prefix) && (s.hosts ?? []).some((h) => rbd!.monitors.has(`${h.name}:${h.port ?? RBD_MON_PORT}`));
+  const onPool = await poolDiskMatcher(conn, pool);
   const users: string[] = [];
   for (const dom of await conn.listAllDomains()) {
     const xmls = [await dom.getXML().catch(() => '')];
@@ -323,7 +396,7 @@ export async function guestsUsingPool(conn: Connection, pool: string): Promise<s
     const uses = xmls.some((x) => {
       if (x === '') return false;
       try {
-        return (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && (d.source?.pool === pool || onRbd(d.source)));
+        return (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && onPool(d.source));
       } catch {
         return x.includes(`pool='${pool}'`); // a document the typed parser refuses: libvirt's own quoting
       }
@@ -331,6 +404,26 @@ export async function guestsUsingPool(conn: Connection, pool: string): Promise<s
     if (uses) users.push(dom.name);
   }
   return users.sort();
+}
+
+/** A pool's or guest's live definition and, when it is persistent and running, its persistent one. */
+async function definitions(
+  o: { getXML: (flags?: number) => Promise<string>; isActive: () => Promise<boolean>; isPersistent: () => Promise<boolean> },
+  inactive: number,
+): Promise<string[]> {
+  const xmls = [await o.getXML().catch(() => '')];
+  if ((await o.isActive().catch(() => false)) && (await o.isPersistent().catch(() => false))) xmls.push(await o.getXML(inactive).catch(() => ''));
+  return xmls.filter((x) => x !== '');
+}
+
+/** Whether a document refers to `secret`: `check()` on the typed document, or (when the typed
+ * parser refuses it) its UUID or usage id in libvirt's own quoting. */
+function mentions(xml: string, secret: Secret, check: () => boolean): boolean {
+  try {
+    return check();
+  } catch {
+    return xml.includes(secret.uuid) || (secret.usageId !== '' && xml.includes(`usage='${secret.usageId}'`));
+  }
 }
 
 /**
@@ -357,8 +450,19 @@ export async function teardownPool(conn: Connection, pool: string | StoragePool,
   const users = await guestsUsingPool(conn, name);
   if (users.length && o.guests !== 'remove')
     throw fail(`pool ${name} still has guests on its volumes (${users.join(', ')}); nothing was removed. Remove them first, or pass { guests: 'remove' }.`, undefined, 'in-use');
-  // Guests go first, all at once (a destroy waits for QEMU to exit); their actions in name order.
-  for (const done of await Promise.all(users.map((g) => teardownGuest(conn, g)))) actions.push(...done);
+  // Guests go first, all at once (a destroy waits for QEMU to exit); their actions in name order,
+  // those of a guest that failed half-way too.
+  const settled = await Promise.allSettled(users.map((g) => teardownGuest(conn, g)));
+  const failed: Array<{ guest: string; err: unknown }> = [];
+  for (const [i, r] of settled.entries()) {
+    if (r.status === 'fulfilled') actions.push(...r.value);
+    else {
+      if (r.reason instanceof ProvisionError) actions.push(...r.reason.actions);
+      failed.push({ guest: users[i]!, err: r.reason });
+    }
+  }
+  if (failed.length)
+    throw fail(`removing the guests of pool ${name} failed (${failed.map((f) => `${f.guest}: ${said(f.err)}`).join('; ')}); the pool and its secret were left.`, failed[0]!.err);
   let auth: { type: string; usage?: string; uuid?: string } | null = null;
   try {
     const def = parsePoolXml(await p.getXML());
@@ -378,14 +482,20 @@ export async function teardownPool(conn: Connection, pool: string | StoragePool,
   if (!removeSecret || !auth) return actions;
   try {
     const secret = auth.uuid ? await conn.lookupSecretByUUID(auth.uuid) : await conn.lookupSecretByUsage(auth.type as 'iscsi' | 'ceph', auth.usage!);
+    if (!createdByVirtkit((await secret.describe()).description)) {
+      actions.push(`kept secret ${secret.usageType}:${secret.usageId}: it existed before virtkit provisioned the pool`);
+      return actions;
+    }
+    const refersTo = (s: { uuid?: string; usage?: string } | undefined) => s !== undefined && (s.uuid === secret.uuid || (s.usage !== undefined && s.usage === secret.usageId));
     const others: string[] = [];
     for (const other of await conn.listAllStoragePools()) {
-      const s = parsePoolXml(await other.getXML(1 /* INACTIVE */).catch(() => '<pool type="dir"/>')).source?.auth?.secret;
-      if (s && (s.uuid === secret.uuid || (s.usage !== undefined && s.usage === secret.usageId))) others.push(`pool ${other.name}`);
+      const xmls = await definitions(other, StorageXMLFlags.VIR_STORAGE_XML_INACTIVE);
+      if (xmls.some((x) => mentions(x, secret, () => refersTo(parsePoolXml(x).source?.auth?.secret)))) others.push(`pool ${other.name}`);
     }
     for (const dom of await conn.listAllDomains()) {
-      const xml = await dom.getXML().catch(() => '');
-      if (xml.includes(secret.uuid) || (secret.usageId !== '' && xml.includes(`usage='${secret.usageId}'`))) others.push(`guest ${dom.name}`);
+      const xmls = await definitions(dom, DomainXMLFlags.VIR_DOMAIN_XML_INACTIVE);
+      const disksUse = (x: string) => (parseDomainXml(x).devices ?? []).some((d) => d.kind === 'disk' && (refersTo(d.source?.auth?.secret) || refersTo(d.auth?.secret)));
+      if (xmls.some((x) => mentions(x, secret, () => disksUse(x)))) others.push(`guest ${dom.name}`);
     }
     if (others.length) {
       actions.push(`kept secret ${secret.usageType}:${secret.usageId}: still used by ${others.join(', ')}`);

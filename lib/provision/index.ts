@@ -15,6 +15,6 @@ export { CEPH_MON_PORT, cephKeyBytes, provisionRbdPool, rbdPoolDefinition } from
 export type { ProvisionedRbdPool, RbdPoolOptions } from './rbd';
 export { multipathPoolDefinition, provisionMultipathPool } from './mpath';
 export type { MultipathPoolOptions, ProvisionedMultipathPool } from './mpath';
-export { defineGuest, GUEST_METADATA_NS, guestDefinition, guestsUsingPool, teardownGuest, teardownPool } from './guest';
-export type { DefineGuestOptions, GuestDiskOption, TeardownPoolOptions } from './guest';
+export { defineGuest, GUEST_METADATA_NS, guestDefinition, guestsUsingPool, provisionGuest, teardownGuest, teardownPool } from './guest';
+export type { DefineGuestOptions, GuestDiskOption, ProvisionedGuest, TeardownPoolOptions } from './guest';
 export type { PoolVolume } from './steps';

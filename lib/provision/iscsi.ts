@@ -19,14 +19,20 @@ import type { IscsiDirectPool, IscsiPool, StoragePoolDefinition } from '../xml/p
 import { iscsiReason, ProvisionError } from './errors';
 import { Journal } from './journal';
 import {
-  boolArg, connArg, ensurePool, ensureSecret, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, timeoutMsArg,
-  type PoolVolume,
+  boolArg, checkPool, connArg, ensurePool, ensureSecret, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, timeoutMsArg,
+  type PoolSpec, type PoolVolume,
 } from './steps';
 
 /** Options of {@link provisionIscsiPool}. */
 export interface IscsiPoolOptions {
-  /** `iscsi-direct` (libvirt's own libiscsi, no kernel initiator) or `iscsi` (the host's kernel
-   * initiator, `iscsiadm`). */
+  /** `iscsi-direct` (libvirt's own libiscsi, no kernel initiator; recommended) or `iscsi` (the
+   * host's kernel initiator, `iscsiadm`).
+   *
+   * With CHAP, an `iscsi` pool puts the password on a command line: libvirt itself runs
+   * `iscsiadm --mode node … --op update --name node.session.auth.password --value <password>`
+   * when it starts (and refreshes) the pool, so for as long as that runs any local user can read
+   * the password in `/proc/<pid>/cmdline` (`ps`). `iscsi-direct` hands it to libiscsi in memory
+   * only. The call's `actions` say so when it provisions an `iscsi` pool with CHAP. */
   type: 'iscsi' | 'iscsi-direct';
   /** The pool's name. */
   name: string;
@@ -36,7 +42,8 @@ export interface IscsiPoolOptions {
   target: string;
   /** This host's initiator name; the target's ACLs and CHAP accounts see this one. */
   initiatorIqn: string;
-  /** CHAP: the password goes into a libvirt secret, never onto a command line. */
+  /** CHAP: the password goes into a libvirt secret, never onto a command line of virtkit's
+   * (but see {@link IscsiPoolOptions.type}: libvirt's `iscsi` pools put it on iscsiadm's). */
   chap?: ChapCredentials;
   /** Start the pool with libvirtd (default true). */
   autostart?: boolean;
@@ -176,6 +183,14 @@ async function preflight(c: Checked, journal: Journal): Promise<LunSummary[]> {
   return luns;
 }
 
+/** What {@link provisionIscsiPool} reports for an `iscsi` pool with CHAP (see IscsiPoolOptions.type). */
+function iscsiadmPasswordNote(pool: string): string {
+  return (
+    `note: libvirt passes pool ${pool}'s CHAP password to iscsiadm on its command line (--name node.session.auth.password --value …) ` +
+    `whenever it starts or refreshes the pool, where local users can read it (/proc/<pid>/cmdline); an iscsi-direct pool keeps it off command lines`
+  );
+}
+
 // ---- an old kernel session blocking an `iscsi` pool's start ----
 
 /**
@@ -264,10 +279,12 @@ function staleSessionRecovery(conn: Connection, c: Checked, journal: Journal): (
  * 1. preflight with libiscsi: discovery shows the target, the login (with CHAP) works, the
  *    LUNs are listed; a wrong password, an unknown target or a dead portal fail here, before
  *    libvirt sees anything;
- * 2. the CHAP secret (usage `iscsi`, id `secretUsage`): found and its value updated, or
- *    defined (private, not ephemeral) and its value set through `virSecretSetValue`;
- * 3. the pool, from typed XML: defined, or updated when a pool of that name is the same
- *    storage (type, portal, target); a pool of that name on other storage is a `conflict`;
+ * 2. a pool of that name is looked at (read-only): on other storage (type, portal, target) it
+ *    is a `conflict`, before anything is changed;
+ * 3. the CHAP secret (usage `iscsi`, id `secretUsage`): found and its value updated, or
+ *    defined (private, not ephemeral) and its value set through `virSecretSetValue`; one that
+ *    another pool uses is not changed (a `conflict` when it is private or its value differs);
+ *    then the pool, from typed XML: defined, or updated in place;
  * 4. started (for `iscsi` pools, an old kernel session blocking the start is logged out with
  *    `iscsiadm` and the start retried once, reported in `actions`), autostart set;
  * 5. resolves to the pool and its volumes, each with its LUN's INQUIRY data.
@@ -286,15 +303,8 @@ export async function provisionIscsiPool(conn: Connection, options: IscsiPoolOpt
   try {
     const luns = await preflight(c, journal);
     journal.did(`checked ${c.target} at ${c.portal.address}: ${luns.filter((l) => l.capacity !== null).length} LUN(s) with blocks`);
-    let secret: Secret | null = null;
-    if (c.chap)
-      secret = await ensureSecret(conn, journal, {
-        usage: { type: 'iscsi', target: c.secretUsage },
-        value: c.chap.password,
-        description: `CHAP password of ${c.chap.username} for ${c.target} (pool ${c.name}, virtkit)`,
-      });
     const def = definition(c);
-    const pool = await ensurePool(conn, journal, {
+    const poolSpec: PoolSpec = {
       definition: def,
       describe,
       sameStorage: (e) =>
@@ -307,7 +317,18 @@ export async function provisionIscsiPool(conn: Connection, options: IscsiPoolOpt
         if (!c.chap) delete e.source.auth;
         if (def.type === 'iscsi') e.target = { ...e.target, path: c.targetPath };
       },
-    });
+    };
+    const found = await checkPool(conn, journal, poolSpec); // before the secret: a conflict changes nothing
+    let secret: Secret | null = null;
+    if (c.chap)
+      secret = await ensureSecret(conn, journal, {
+        usage: { type: 'iscsi', target: c.secretUsage },
+        value: c.chap.password,
+        description: `CHAP password of ${c.chap.username} for ${c.target} (pool ${c.name})`,
+        pool: c.name,
+      });
+    const pool = await ensurePool(conn, journal, poolSpec, found);
+    if (c.type === 'iscsi' && c.chap) journal.did(iscsiadmPasswordNote(c.name));
     await startPool(journal, pool, staleSessionRecovery(conn, c, journal));
     await setPoolAutostart(journal, pool, c.autostart);
     const volumes = (await poolVolumes(journal, pool))

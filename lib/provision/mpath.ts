@@ -8,7 +8,7 @@ import type { StoragePool } from '../storage-pool';
 import type { MpathPool, StoragePoolDefinition } from '../xml/pool';
 import { ProvisionError } from './errors';
 import { Journal } from './journal';
-import { boolArg, connArg, ensurePool, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, type PoolVolume } from './steps';
+import { boolArg, checkPool, connArg, ensurePool, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, type PoolSpec, type PoolVolume } from './steps';
 
 /** Options of {@link provisionMultipathPool}. */
 export interface MultipathPoolOptions {
@@ -48,14 +48,15 @@ export async function provisionMultipathPool(conn: Connection, options: Multipat
   const autostart = boolArg(options.autostart, 'options.autostart') ?? true;
   const journal = new Journal();
   try {
-    const pool = await ensurePool(conn, journal, {
+    const poolSpec: PoolSpec = {
       definition: def,
       describe,
       sameStorage: (e) => e.type === 'mpath',
       apply: (e) => {
         e.target = { ...e.target, path: def.target!.path! };
       },
-    });
+    };
+    const pool = await ensurePool(conn, journal, poolSpec, await checkPool(conn, journal, poolSpec));
     await startPool(journal, pool);
     await setPoolAutostart(journal, pool, autostart);
     const volumes = await poolVolumes(journal, pool);

@@ -15,8 +15,8 @@ import type { PoolHost, RbdPool, StoragePoolDefinition } from '../xml/pool';
 import { ProvisionError } from './errors';
 import { Journal } from './journal';
 import {
-  boolArg, connArg, ensurePool, ensureSecret, nameArg, objectArg, poolVolumes, said, setPoolAutostart, startPool, textArg, timeoutMsArg,
-  type PoolVolume,
+  boolArg, checkPool, connArg, ensurePool, ensureSecret, nameArg, objectArg, poolVolumes, said, setPoolAutostart, startPool, textArg, timeoutMsArg,
+  type PoolSpec, type PoolVolume,
 } from './steps';
 
 /** libvirt's (and Ceph's msgr v1) monitor port when a monitor names none. */
@@ -217,13 +217,8 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
       answered = ok.map((r) => r.m.address);
       journal.did(`checked the Ceph monitors: ${answered.join(', ')} answer`);
     }
-    const secret = await ensureSecret(conn, journal, {
-      usage: { type: 'ceph', name: c.secretUsage },
-      value: c.key,
-      description: `cephx key of client.${c.user} (pool ${c.name}, virtkit)`,
-    });
     const def = definition(c);
-    const pool = await ensurePool(conn, journal, {
+    const poolSpec: PoolSpec = {
       definition: def,
       describe,
       sameStorage: (e) => e.type === 'rbd' && e.source?.name === c.cephPool,
@@ -233,7 +228,15 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
         if (def.rbdConfig) e.rbdConfig = def.rbdConfig;
         else delete e.rbdConfig;
       },
+    };
+    const found = await checkPool(conn, journal, poolSpec); // before the secret: a conflict changes nothing
+    const secret = await ensureSecret(conn, journal, {
+      usage: { type: 'ceph', name: c.secretUsage },
+      value: c.key,
+      description: `cephx key of client.${c.user} (pool ${c.name})`,
+      pool: c.name,
     });
+    const pool = await ensurePool(conn, journal, poolSpec, found);
     await startPool(journal, pool, cephxRefusal(c, journal, answered));
     await setPoolAutostart(journal, pool, c.autostart);
     const volumes = await poolVolumes(journal, pool);

@@ -10,6 +10,7 @@ import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { StorageVolume } from '../storage-volume';
 import { buildPoolXml, parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
+import { ProvisionError } from './errors';
 import type { Journal } from './journal';
 
 // ---- argument checks (TypeError before anything touches libvirt or the network) ----
@@ -68,11 +69,23 @@ export function said(err: unknown): string {
 
 // ---- the secret ----
 
+/** Ends the description of every secret a provisioning helper defines: teardownPool removes
+ * only secrets with it. */
+export const SECRET_MARK = '[defined by virtkit]';
+
+/** Whether a secret's description says a provisioning helper defined it (also the form of
+ * virtkit 0.1's first provisioning helpers: `… (pool NAME, virtkit)`). */
+export function createdByVirtkit(description: string | undefined): boolean {
+  return description !== undefined && (description.endsWith(SECRET_MARK) || /\(pool [^()]*, virtkit\)$/u.test(description));
+}
+
 export interface SecretSpec {
   usage: { type: 'iscsi'; target: string } | { type: 'ceph'; name: string };
   /** The value: a CHAP password (string) or a Ceph key's bytes. Never shown. */
   value: string | Uint8Array;
   description: string;
+  /** The pool the secret is for: a pool of this name referring to the secret is its own. */
+  pool: string;
 }
 
 function sameBytes(a: Uint8Array, b: string | Uint8Array): boolean {
@@ -84,13 +97,37 @@ function sameBytes(a: Uint8Array, b: string | Uint8Array): boolean {
   }
 }
 
+/** The pools other than `except` whose definition (persistent or live) authenticates with `secret`. */
+async function poolsUsingSecret(conn: Connection, secret: Secret, except: string): Promise<string[]> {
+  const users: string[] = [];
+  for (const p of await conn.listAllStoragePools()) {
+    if (p.name === except) continue;
+    const xmls = [await p.getXML(StorageXMLFlags.VIR_STORAGE_XML_INACTIVE).catch(() => '')];
+    if (await p.isActive().catch(() => false)) xmls.push(await p.getXML().catch(() => ''));
+    const uses = xmls.some((x) => {
+      if (x === '') return false;
+      let s: { uuid?: string; usage?: string } | undefined;
+      try {
+        s = parsePoolXml(x).source?.auth?.secret;
+      } catch {
+        return x.includes(secret.uuid) || x.includes(`usage='${secret.usageId}'`); // a document the typed parser refuses
+      }
+      return s !== undefined && (s.uuid === secret.uuid || (s.usage !== undefined && s.usage === secret.usageId));
+    });
+    if (uses) users.push(p.name);
+  }
+  return users.sort();
+}
+
 /**
  * The secret of this usage: found (its value updated) or defined (private, not ephemeral)
  * and its value set. The value goes to libvirt through `virSecretSetValue` only.
  *
  * An existing secret that is not private gets its previous value back if the call fails
  * later; a private one cannot (libvirt never hands a private value out): it keeps the new
- * value, which the preflight has checked. An existing secret is never deleted.
+ * value, which the preflight has checked. An existing secret is never deleted. An existing
+ * secret that another pool (not `spec.pool`) authenticates with is not changed: a `conflict`
+ * when it is private (its value cannot be compared or restored) or holds another value.
  */
 export async function ensureSecret(conn: Connection, journal: Journal, spec: SecretSpec): Promise<Secret> {
   const id = spec.usage.type === 'iscsi' ? spec.usage.target : spec.usage.name;
@@ -103,7 +140,7 @@ export async function ensureSecret(conn: Connection, journal: Journal, spec: Sec
   }
   if (secret === null) {
     try {
-      secret = await conn.defineSecret({ ephemeral: false, private: true, description: spec.description, usage: spec.usage });
+      secret = await conn.defineSecret({ ephemeral: false, private: true, description: `${spec.description} ${SECRET_MARK}`, usage: spec.usage });
     } catch (err) {
       throw await journal.fail('secret', 'failed', `defining ${label} failed: ${said(err)}.`, err);
     }
@@ -119,9 +156,11 @@ export async function ensureSecret(conn: Connection, journal: Journal, spec: Sec
   }
   const existing = secret;
   let previous: Buffer | null = null;
+  let isPrivate = false;
+  let others: string[] = [];
   try {
-    const def = await existing.describe();
-    if (!def.private) {
+    isPrivate = (await existing.describe()).private === true;
+    if (!isPrivate) {
       previous = await existing.getValue().catch((err: unknown) => {
         if (codeOf(err) === ErrorNumber.VIR_ERR_NO_SECRET) return null; // defined, no value yet
         throw err;
@@ -132,6 +171,18 @@ export async function ensureSecret(conn: Connection, journal: Journal, spec: Sec
       journal.did(`found ${label} (${existing.uuid}) with the right value already`);
       return existing;
     }
+    others = await poolsUsingSecret(conn, existing, spec.pool);
+  } catch (err) {
+    throw await journal.fail('secret', 'failed', `reading ${label} failed: ${said(err)}.`, err);
+  }
+  if (others.length)
+    throw await journal.fail(
+      'secret',
+      'conflict',
+      `${label} (${existing.uuid}) is used by pool ${others.join(', pool ')}, and ${isPrivate ? 'it is private: its value can be neither compared nor restored' : 'it holds another value'}; ` +
+        `it was left as it is. Give options.secretUsage an id of its own.`,
+    );
+  try {
     await existing.setValue(spec.value);
   } catch (err) {
     throw await journal.fail('secret', 'failed', `updating the value of ${label} failed: ${said(err)}.`, err);
@@ -157,8 +208,20 @@ export interface PoolSpec {
   describe: (def: StoragePoolDefinition) => string;
 }
 
-/** The pool of this name: defined, or updated when it exists and is the same storage. */
-export async function ensurePool(conn: Connection, journal: Journal, spec: PoolSpec): Promise<StoragePool> {
+/** A pool of the wanted name that {@link checkPool} found to be the same storage. */
+export interface FoundPool {
+  pool: StoragePool;
+  /** Its persistent definition, as found. */
+  oldXml: string;
+  existing: StoragePoolDefinition;
+}
+
+/**
+ * Read-only: the pool of this name, if there is one, checked to be persistent and the same
+ * storage; otherwise a `conflict` before anything is changed. Resolves to null when the name is
+ * free.
+ */
+export async function checkPool(conn: Connection, journal: Journal, spec: PoolSpec): Promise<FoundPool | null> {
   const name = spec.definition.name;
   let pool: StoragePool | null = null;
   try {
@@ -166,16 +229,7 @@ export async function ensurePool(conn: Connection, journal: Journal, spec: PoolS
   } catch (err) {
     if (codeOf(err) !== ErrorNumber.VIR_ERR_NO_STORAGE_POOL) throw await journal.fail('pool', 'failed', `looking up pool ${name} failed: ${said(err)}.`, err);
   }
-  if (pool === null) {
-    let defined: StoragePool;
-    try {
-      defined = await conn.defineStoragePool(spec.definition);
-    } catch (err) {
-      throw await journal.fail('pool', 'failed', `defining pool ${name} failed: ${said(err)}.`, err);
-    }
-    journal.did(`defined pool ${name} (${defined.uuid})`, { what: `removed the definition of pool ${name}`, run: () => defined.undefine() });
-    return defined;
-  }
+  if (pool === null) return null;
   const found = pool;
   let oldXml: string;
   let existing: StoragePoolDefinition;
@@ -185,7 +239,7 @@ export async function ensurePool(conn: Connection, journal: Journal, spec: PoolS
     oldXml = await found.getXML(StorageXMLFlags.VIR_STORAGE_XML_INACTIVE);
     existing = parsePoolXml(oldXml);
   } catch (err) {
-    if (err instanceof Error && err.name === 'ProvisionError') throw err;
+    if (err instanceof ProvisionError) throw err;
     throw await journal.fail('pool', 'failed', `reading the definition of pool ${name} failed: ${said(err)}.`, err);
   }
   if (!spec.sameStorage(existing))
@@ -194,6 +248,23 @@ export async function ensurePool(conn: Connection, journal: Journal, spec: PoolS
       'conflict',
       `a pool named ${name} already exists and is a different one (${spec.describe(existing)}, not ${spec.describe(spec.definition)}); it was left as it is. Choose another name or remove that pool.`,
     );
+  return { pool: found, oldXml, existing };
+}
+
+/** The pool of this name: defined, or (`found` by {@link checkPool}) updated. */
+export async function ensurePool(conn: Connection, journal: Journal, spec: PoolSpec, checked: FoundPool | null): Promise<StoragePool> {
+  const name = spec.definition.name;
+  if (checked === null) {
+    let defined: StoragePool;
+    try {
+      defined = await conn.defineStoragePool(spec.definition);
+    } catch (err) {
+      throw await journal.fail('pool', 'failed', `defining pool ${name} failed: ${said(err)}.`, err);
+    }
+    journal.did(`defined pool ${name} (${defined.uuid})`, { what: `removed the definition of pool ${name}`, run: () => defined.undefine() });
+    return defined;
+  }
+  const { pool: found, oldXml, existing } = checked;
   const before = buildPoolXml(existing);
   spec.apply(existing);
   if (buildPoolXml(existing) === before) {

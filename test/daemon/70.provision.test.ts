@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { inspect } from 'node:util';
 import {
-  connect, defineGuest, findIscsiadm, IscsiError, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
-  provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool, type Connection,
+  connect, defineGuest, findIscsiadm, guestsUsingPool, IscsiError, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
+  provisionGuest, provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool, type Connection,
 } from 'virtkit';
 import { daemonUri, privateLibvirtd, tempDir, testEnv, type IscsiTarget } from '../helpers';
 
@@ -91,6 +91,7 @@ if (skip) {
     const sdef = await r.secret!.describe();
     t.equal(sdef.private, true, 'private');
     t.equal(sdef.ephemeral, false, 'not ephemeral');
+    t.match(sdef.description, /\[defined by virtkit\]$/, 'marked as virtkit\'s (teardownPool removes only those)');
     t.type(await r.secret!.getValue().catch((e: unknown) => e), LibvirtError, 'its value cannot be read back');
 
     const def = parsePoolXml(await r.pool.getXML());
@@ -102,6 +103,7 @@ if (skip) {
     t.equal(await r.pool.isActive(), true, 'started');
     t.equal(await r.pool.autostart(), true, 'autostart on');
     t.match(r.actions.join('\n'), /defined secret iscsi:.*\n.*set the value.*\n.*defined pool .*\n.*started pool .*\n.*set autostart on/);
+    t.notMatch(r.actions.join('\n'), /note: /, 'no command-line note for an iscsi-direct pool');
     const once = await snapshot(conn);
 
     const again = await provisionIscsiPool(conn, opts);
@@ -161,6 +163,32 @@ if (skip) {
     const actions = await teardownPool(conn, name, { guests: 'remove' });
     t.equal(actions.filter((a) => a.startsWith('removed guest')).length, 5, 'the guests went first');
     t.same(actions.slice(-3), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `removed secret iscsi:${name}-chap`], 'then the pool, then the secret');
+    t.same(await snapshot(conn), before);
+  });
+
+  t.test('defineGuest twice with the same options: the same MAC, and the second call changes nothing; a real change keeps the MAC', async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const name = `vk-idem-${id()}`;
+    t.teardown(() => teardownGuest(conn, name).catch(() => undefined));
+    const opts = { name, memoryMiB: 64, vcpus: 1, disks: [], network: { user: true as const } };
+    const mac = async (d: { getXML: (flags?: number) => Promise<string> }) => /<mac address='([^']+)'/.exec(await d.getXML(2 /* INACTIVE */))?.[1];
+    const first = await provisionGuest(conn, opts);
+    t.match(first.actions, [`defined guest ${name} (${first.domain.uuid})`]);
+    const firstMac = await mac(first.domain);
+    t.match(firstMac, /^52:54:00:/, 'libvirt chose a MAC');
+    const xml = await first.domain.getXML(2);
+    const second = await provisionGuest(conn, opts);
+    t.equal(second.domain.uuid, first.domain.uuid);
+    t.same(second.actions, [`found guest ${name} (${first.domain.uuid}) defined as wanted`], 'the second call reports no change');
+    t.equal(await second.domain.getXML(2), xml, 'the definition is as it was');
+    t.equal(await mac(second.domain), firstMac, 'the same MAC');
+    const third = await provisionGuest(conn, { ...opts, memoryMiB: 96 });
+    t.same(third.actions, [`updated the definition of guest ${name}`]);
+    t.equal(await mac(third.domain), firstMac, 'a redefine keeps the MAC');
+    t.match(await third.domain.getXML(2), /<type arch='x86_64' machine='pc-q35-[\d.]+'>/, 'and the machine type libvirt chose');
+    t.same((await defineGuest(conn, { ...opts, memoryMiB: 96 })).uuid, first.domain.uuid, 'defineGuest is provisionGuest\'s domain');
+    await teardownGuest(conn, name);
     t.same(await snapshot(conn), before);
   });
 
@@ -244,7 +272,7 @@ if (skip) {
     t.same(await snapshot(conn), before);
   });
 
-  t.test('the pool name taken by a different pool: a conflict; that pool is untouched and the secret this call made is gone', async (t) => {
+  t.test('the pool name taken by a different pool: a conflict before anything is changed; that pool is untouched and no secret was made', async (t) => {
     const conn = await open(t);
     const name = `vk-taken-${id()}`;
     const dir = tempDir(t, 'virtkit-taken');
@@ -255,8 +283,48 @@ if (skip) {
     const err = await provisionError(provisionIscsiPool(conn, options(name)));
     t.match(err, { step: 'pool', reason: 'conflict' });
     t.match(err.message, `a pool named ${name} already exists and is a different one (dir pool on ${dir}`);
-    t.same(err.rolledBack, [`removed secret iscsi:${name}-chap`], 'the secret this call defined was removed');
+    t.same(err.actions.filter((a) => !a.startsWith('checked ')), [], 'only the preflight was done');
+    t.same(err.rolledBack, [], 'nothing to undo');
     t.equal(await other.getXML(), otherXml, 'the dir pool is as it was');
+    t.same(await snapshot(conn), before);
+  });
+
+  t.test('an existing pool\'s private secret survives a call with that pool\'s name on another target: a conflict before the secret is touched', async (t) => {
+    const conn = await open(t);
+    const name = `vk-privsec-${id()}`;
+    t.teardown(() => teardownPool(conn, name).catch(() => undefined));
+    const first = await provisionIscsiPool(conn, options(name));
+    const secretXml = await first.secret!.getXML();
+    const before = await snapshot(conn);
+    // The open target takes any login, so a wrong password passes the preflight: the call
+    // gets as far as the pool, which is on another target.
+    const open_ = tgt!.targets.find((x) => !x.chap)!;
+    const wrong = `wrong${randomBytes(6).toString('hex')}`;
+    const err = await provisionError(provisionIscsiPool(conn, { ...options(name), target: open_.iqn, chap: { username: chap.username, password: wrong } }));
+    t.match(err, { step: 'pool', reason: 'conflict' });
+    t.notMatch(err.actions.join('\n'), /secret/, 'the secret was not touched');
+    t.same(err.rolledBack, []);
+    t.notMatch(shown(err), wrong);
+    t.equal(await first.secret!.getXML(), secretXml, 'the secret is as it was');
+    t.same(await snapshot(conn), before);
+    await first.pool.destroy();
+    await first.pool.start();
+    t.equal(await first.pool.isActive(), true, 'the pool still starts: its secret holds the right password');
+  });
+
+  t.test('a private secret that another pool uses is not overwritten: a conflict, nothing changed', async (t) => {
+    const conn = await open(t);
+    const name = `vk-shared-${id()}`;
+    const usage = `${name}-chap`;
+    t.teardown(() => teardownPool(conn, name).catch(() => undefined));
+    await provisionIscsiPool(conn, options(name));
+    const before = await snapshot(conn);
+    const err = await provisionError(provisionIscsiPool(conn, { ...options(`${name}-2`), secretUsage: usage }));
+    t.match(err, { step: 'secret', reason: 'conflict' });
+    t.match(err.message, `secret iscsi:${usage}`);
+    t.match(err.message, `is used by pool ${name}, and it is private`);
+    t.notMatch(err.actions.join('\n'), /set (its|the) value/, 'its value was not set');
+    t.same(err.rolledBack, []);
     t.same(await snapshot(conn), before);
   });
 
@@ -278,7 +346,7 @@ if (skip) {
     t.same(await snapshot(conn), before);
   });
 
-  t.test('a secret that existed is never deleted: on failure it gets its old value back (not private), on success the new one', async (t) => {
+  t.test('a secret that existed is never deleted: a conflicting call does not touch it, a successful one gives it the new value', async (t) => {
     const conn = await open(t);
     const usage = `vk-kept-${id()}`;
     const secret = await conn.defineSecret({ private: false, usage: { type: 'iscsi', target: usage } });
@@ -289,8 +357,8 @@ if (skip) {
     const before = await snapshot(conn);
     const err = await provisionError(provisionIscsiPool(conn, { ...options(name), secretUsage: usage }));
     t.match(err, { step: 'pool', reason: 'conflict' });
-    t.same(err.rolledBack, [`gave secret iscsi:${usage} its previous value back`]);
-    t.equal((await secret.getValue()).toString(), 'the-old-value', 'the old value is back');
+    t.same(err.rolledBack, [], 'the pool was checked before the secret: nothing to undo');
+    t.equal((await secret.getValue()).toString(), 'the-old-value', 'the old value is still there');
     t.same(await snapshot(conn), before);
     await other.undefine();
 
@@ -299,6 +367,43 @@ if (skip) {
     t.equal((await secret.getValue()).toString(), chap.password, 'with the new value');
     t.same(await teardownPool(conn, name, { secret: false }), [`stopped pool ${name}`, `removed the definition of pool ${name}`]);
     t.equal((await conn.lookupSecretByUsage('iscsi', usage)).uuid, secret.uuid, '{ secret: false } keeps it');
+    await provisionIscsiPool(conn, { ...options(name), secretUsage: usage });
+    t.same((await teardownPool(conn, name)).slice(-1), [`kept secret iscsi:${usage}: it existed before virtkit provisioned the pool`]);
+    t.equal((await conn.lookupSecretByUsage('iscsi', usage)).uuid, secret.uuid, 'a secret virtkit did not define is kept by default too');
+  });
+
+  t.test('teardownPool keeps a secret that a running guest\'s persistent definition still uses; guestsUsingPool sees network disks on the pool\'s target', async (t) => {
+    const conn = await open(t);
+    const before = await snapshot(conn);
+    const name = `vk-tdsec-${id()}`;
+    const guest = `${name}-g`;
+    const onPool = `${name}-net`;
+    t.teardown(async () => {
+      for (const g of [guest, onPool]) await teardownGuest(conn, g).catch(() => undefined);
+      await teardownPool(conn, name).catch(() => undefined);
+      await (await conn.lookupSecretByUsage('iscsi', `${name}-chap`).catch(() => null))?.undefine().catch(() => undefined);
+    });
+    await provisionIscsiPool(conn, options(name));
+    const [host, port] = portal.split(':');
+    const netDisk = (iqn: string, dev: string) =>
+      `<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='iscsi' name='${iqn}/1'><host name='${host}' port='${port}'/>` +
+      `<auth username='${chap.username}'><secret type='iscsi' usage='${name}-chap'/></auth></source><target dev='${dev}' bus='virtio'/></disk>`;
+    const dom = await defineGuest(conn, { name: guest, memoryMiB: 64, vcpus: 1, disks: [], start: true });
+    const elsewhere = tgt!.targets.find((x) => x.iqn !== target.iqn)!;
+    await conn.defineDomain((await dom.getXML(2)).replace('</devices>', `${netDisk(elsewhere.iqn, 'vdb')}</devices>`));
+    t.notMatch(await dom.getXML(), `${name}-chap`, 'the running guest does not use the secret');
+    t.match(await dom.getXML(2), `usage='${name}-chap'`, 'its persistent definition does (from its next start)');
+    t.same(await guestsUsingPool(conn, name), [], 'a disk on another target is not on the pool');
+
+    const net = await conn.defineDomain(`<domain type='qemu'><name>${onPool}</name><memory unit='MiB'>32</memory><os><type>hvm</type></os><devices>${netDisk(target.iqn, 'vda')}</devices></domain>`);
+    t.same(await guestsUsingPool(conn, name), [onPool], 'a network disk on the pool\'s target at its portal is on the pool');
+    t.match(await provisionError(teardownPool(conn, name)), { reason: 'in-use' });
+    await teardownGuest(conn, net);
+
+    t.same(await teardownPool(conn, name), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `kept secret iscsi:${name}-chap: still used by guest ${guest}`]);
+    await teardownGuest(conn, guest);
+    await (await conn.lookupSecretByUsage('iscsi', `${name}-chap`)).undefine();
+    t.same(await snapshot(conn), before);
   });
 
   t.test('a pool of that name on the same target is updated in place (a new initiator IQN), same UUID', async (t) => {
@@ -328,6 +433,10 @@ if (skip) {
     t.type(err.cause, LibvirtError);
     t.match(err.message, /iscsiadm/);
     t.same(err.rolledBack, [`removed the definition of pool ${name}`, `removed secret iscsi:${name}-chap`]);
+    const note = err.actions.find((a) => a.startsWith('note: '));
+    t.match(note, `note: libvirt passes pool ${name}'s CHAP password to iscsiadm on its command line`, 'the actions warn about iscsiadm\'s command line');
+    t.match(note, 'an iscsi-direct pool keeps it off command lines');
+    t.notMatch(shown(err), chap.password, 'the password itself appears nowhere');
     t.same(await snapshot(conn), before);
   });
 

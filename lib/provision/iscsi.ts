@@ -16,7 +16,7 @@ import { connect as iscsiConnect, type LunSummary } from '../iscsi/session';
 import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { IscsiDirectPool, IscsiPool, StoragePoolDefinition } from '../xml/pool';
-import { iscsiReason, ProvisionError } from './errors';
+import { iscsiReason, iscsiWords, ProvisionError, type IscsiStep } from './errors';
 import { Journal } from './journal';
 import {
   boolArg, checkPool, connArg, ensurePool, ensureSecret, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, timeoutMsArg,
@@ -143,17 +143,13 @@ function describe(def: StoragePoolDefinition): string {
 /** The preflight: discovery lists the target, the login (CHAP) works, the target has LUNs. */
 async function preflight(c: Checked, journal: Journal): Promise<LunSummary[]> {
   const addr = c.portal.address;
-  const chapWords = c.chap ? ` (CHAP user ${c.chap.username})` : '';
+  const step: Omit<IscsiStep, 'stage'> = { portal: addr, target: c.target, initiatorIqn: c.initiatorIqn, chapUser: c.chap?.username, timeoutMs: c.timeoutMs };
   let offered: string[];
   try {
     offered = (await discover(addr, { initiatorIqn: c.initiatorIqn, chap: c.chap, timeoutMs: c.timeoutMs })).map((t) => t.iqn);
   } catch (err) {
     const reason = iscsiReason(err);
-    const words =
-      reason === 'auth' ? `the portal ${addr} refused the discovery login${chapWords}: wrong CHAP user name or password`
-      : reason === 'timeout' ? `the iSCSI portal ${addr} did not answer within ${c.timeoutMs} ms`
-      : `cannot reach the iSCSI portal ${addr}: ${said(err)}`;
-    throw await journal.fail('preflight', reason, `${words}. Nothing was changed in libvirt.`, err);
+    throw await journal.fail('preflight', reason, `${iscsiWords(reason, err, { ...step, stage: 'discovery' })}. Nothing was changed in libvirt.`, err);
   }
   if (!offered.includes(c.target)) {
     const list = offered.length ? `it offers ${offered.join(', ')}` : 'it offers none to this initiator';
@@ -169,14 +165,7 @@ async function preflight(c: Checked, journal: Journal): Promise<LunSummary[]> {
     }
   } catch (err) {
     const reason = iscsiReason(err);
-    const words =
-      reason === 'auth'
-        ? c.chap
-          ? `the login to ${c.target} at ${addr} was refused${chapWords}: wrong CHAP user name or password`
-          : `the login to ${c.target} at ${addr} was refused: the target wants CHAP (options.chap)`
-        : reason === 'timeout' ? `${c.target} at ${addr} did not answer within ${c.timeoutMs} ms`
-        : `the login to ${c.target} at ${addr} failed: ${said(err)}`;
-    throw await journal.fail('preflight', reason, `${words}. Nothing was changed in libvirt.`, err);
+    throw await journal.fail('preflight', reason, `${iscsiWords(reason, err, { ...step, stage: 'login' })}. Nothing was changed in libvirt.`, err);
   }
   if (!luns.some((l) => l.capacity !== null))
     throw await journal.fail('preflight', 'no-luns', `target ${c.target} at ${addr} offers no LUN with blocks to this initiator. Nothing was changed in libvirt.`);

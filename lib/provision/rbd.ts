@@ -11,7 +11,7 @@ import { parsePortal } from '../iscsi/args';
 import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { PoolHost, RbdPool, StoragePoolDefinition } from '../xml/pool';
-import { ProvisionError } from './errors';
+import { isUnreachableCode, ProvisionError } from './errors';
 import { Journal } from './journal';
 import {
   boolArg, checkPool, connArg, ensurePool, ensureSecret, nameArg, objectArg, poolVolumes, said, setPoolAutostart, startPool, textArg, timeoutMsArg,
@@ -150,18 +150,24 @@ function describe(def: StoragePoolDefinition): string {
   return `rbd pool on Ceph pool ${def.source?.name ?? '?'}`;
 }
 
+/** What a monitor check found wrong: in words, and whether nothing answers at the address. */
+interface MonitorProblem {
+  words: string;
+  unreachable: boolean;
+}
+
 /** Connects to a monitor and waits for its banner (`ceph v027` for msgr v1, `ceph v2` for v2). */
-function probeMonitor(host: string, port: number, timeoutMs: number): Promise<string | null> {
+function probeMonitor(host: string, port: number, timeoutMs: number): Promise<MonitorProblem | null> {
   return new Promise((resolve) => {
     let got = Buffer.alloc(0);
     const sock = net.connect({ host, port });
-    const done = (problem: string | null) => {
+    const done = (problem: string | null, unreachable = false) => {
       clearTimeout(timer);
       sock.destroy();
-      resolve(problem);
+      resolve(problem === null ? null : { words: problem, unreachable });
     };
     const timer = setTimeout(() => done(got.length ? 'answered, but not as a Ceph monitor' : `no answer within ${timeoutMs} ms`), timeoutMs);
-    sock.on('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'connection refused' : e.message));
+    sock.on('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'connection refused' : e.message, isUnreachableCode(e.code)));
     sock.on('data', (d: Buffer) => {
       got = Buffer.concat([got, d]).subarray(0, 16);
       if (got.length >= 6) done(got.subarray(0, 6).toString('latin1') === 'ceph v' ? null : 'answered, but not as a Ceph monitor');
@@ -187,9 +193,9 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
       const results = await Promise.all(c.monitors.map(async (m) => ({ m, problem: await probeMonitor(m.host, m.port, c.timeoutMs) })));
       const ok = results.filter((r) => r.problem === null);
       if (ok.length === 0) {
-        const refused = results.every((r) => r.problem === 'connection refused');
-        const list = results.map((r) => `${r.m.address}: ${r.problem}`).join('; ');
-        throw await journal.fail('preflight', refused ? 'unreachable' : 'timeout', `no Ceph monitor answers (${list}). Nothing was changed in libvirt.`);
+        const unreachable = results.every((r) => r.problem?.unreachable);
+        const list = results.map((r) => `${r.m.address}: ${r.problem?.words}`).join('; ');
+        throw await journal.fail('preflight', unreachable ? 'unreachable' : 'timeout', `no Ceph monitor answers (${list}). Nothing was changed in libvirt.`);
       }
       journal.did(`checked the Ceph monitors: ${ok.map((r) => r.m.address).join(', ')} answer`);
     }

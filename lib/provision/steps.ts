@@ -10,7 +10,7 @@ import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { StorageVolume } from '../storage-volume';
 import { buildPoolXml, parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
-import { ProvisionError } from './errors';
+import { poolDefineReason, ProvisionError } from './errors';
 import type { Journal } from './journal';
 
 // ---- argument checks (TypeError before anything touches libvirt or the network) ----
@@ -259,7 +259,8 @@ export async function ensurePool(conn: Connection, journal: Journal, spec: PoolS
     try {
       defined = await conn.defineStoragePool(spec.definition);
     } catch (err) {
-      throw await journal.fail('pool', 'failed', `defining pool ${name} failed: ${said(err)}.`, err);
+      const reason = poolDefineReason(err);
+      throw await journal.fail('pool', reason, `defining pool ${name} failed: ${reason === 'conflict' ? 'another pool already uses this storage: ' : ''}${said(err)}.`, err);
     }
     journal.did(`defined pool ${name} (${defined.uuid})`, { what: `removed the definition of pool ${name}`, run: () => defined.undefine() });
     return defined;
@@ -274,7 +275,8 @@ export async function ensurePool(conn: Connection, journal: Journal, spec: PoolS
   try {
     await conn.defineStoragePool(existing);
   } catch (err) {
-    throw await journal.fail('pool', 'failed', `updating the definition of pool ${name} failed: ${said(err)}.`, err);
+    const reason = poolDefineReason(err);
+    throw await journal.fail('pool', reason, `updating the definition of pool ${name} failed: ${reason === 'conflict' ? 'another pool already uses this storage: ' : ''}${said(err)}.`, err);
   }
   const active = await found.isActive().catch(() => false);
   journal.did(`updated the definition of pool ${name}${active ? ' (it is running: the new definition applies from its next start)' : ''}`, {

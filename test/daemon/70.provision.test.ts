@@ -469,6 +469,9 @@ if (skip) {
       for (const s of sockets) s.destroy();
       silent.close();
     });
+    const nameless = await provisionError(provisionRbdPool(conn, { ...base, monitors: ['no-such-monitor.invalid'], timeoutMs: 5000 }));
+    t.match(nameless, { step: 'preflight', reason: 'unreachable' }, 'a monitor name that does not resolve is unreachable, not a timeout');
+
     const quiet = await provisionError(provisionRbdPool(conn, { ...base, monitors: [{ host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port }], timeoutMs: 300 }));
     t.match(quiet, { step: 'preflight', reason: 'timeout' });
     t.match(quiet.message, /no answer within 300 ms/);
@@ -498,6 +501,12 @@ if (skip) {
     const again = await provisionMultipathPool(conn, { name });
     t.equal(again.pool.uuid, r.pool.uuid);
     t.match(again.actions.join('\n'), /defined as wanted[\s\S]*running already/);
+    const mid = await snapshot(conn);
+    const second = await provisionError(provisionMultipathPool(conn, { name: `${name}-2` }));
+    t.match(second, { step: 'pool', reason: 'conflict' }, 'libvirt\'s "Storage source conflict" (one mpath pool per host) is a conflict');
+    t.match(second.message, `defining pool ${name}-2 failed: another pool already uses this storage: `);
+    t.match(second.message, `Storage source conflict with pool: '${name}'`);
+    t.same(await snapshot(conn), mid);
     await teardownPool(conn, name);
     t.same(await snapshot(conn), before);
   });

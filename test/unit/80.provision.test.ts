@@ -4,9 +4,10 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import {
-  buildDomainXml, buildPoolXml, cephKeyBytes, findIscsiadm, GUEST_METADATA_NS, guestDefinition, iscsiadmLogoutArgs, iscsiPoolDefinition, isLocalUri,
+  buildDomainXml, buildPoolXml, cephKeyBytes, findIscsiadm, IscsiError, GUEST_METADATA_NS, guestDefinition, iscsiadmLogoutArgs, iscsiPoolDefinition, isLocalUri,
   isStaleSessionError, LibvirtError, logoutStaleSession, multipathPoolDefinition, parsePoolXml, rbdPoolDefinition,
 } from 'virtkit';
+import { iscsiReason, iscsiWords, isUnreachableCode, poolDefineReason, type IscsiStep } from '../../lib/provision/errors';
 import { canValidateXml, validateXml } from '../helpers';
 
 const iscsiOpts = {
@@ -198,4 +199,35 @@ t.test('logging out a stale session: refused for a remote libvirt host, and wher
     const missing = await logoutStaleSession('qemu:///system', 'iqn.2026-11.org.example:t', '10.0.0.5').then(() => null, (e: unknown) => e as Error);
     t.match(missing?.message, /^iscsiadm \(Debian package open-iscsi\) is not installed here to log it out; log it out with: iscsiadm --mode node/);
   });
+});
+
+t.test('iSCSI failures classified: CHAP (2/1) apart from the ACL (2/2), a missing target (2/3) apart from a dead portal, a portal that wants CHAP', async (t) => {
+  const login = (status: number | undefined, kind: 'auth' | 'connect' = status === 0x0201 || status === 0x0202 ? 'auth' : 'connect') =>
+    new IscsiError({ kind, op: 'login', message: 'login failed', ...(status === undefined ? {} : { loginStatus: status }) });
+  t.equal(iscsiReason(login(0x0201)), 'auth', '2/1: authentication failure');
+  t.equal(iscsiReason(login(0x0202)), 'denied', '2/2: authorization failure (the ACL)');
+  t.equal(iscsiReason(login(0x0203)), 'no-target', '2/3: not found');
+  t.equal(iscsiReason(login(0x0204)), 'no-target', '2/4: target removed');
+  t.equal(iscsiReason(login(0x0300)), 'failed', '3/0: a target error is not unreachable');
+  t.equal(iscsiReason(login(undefined)), 'unreachable', 'connect without a login status: nothing answered');
+  t.equal(iscsiReason(new IscsiError({ kind: 'auth', op: 'login', message: 'the target\'s mutual CHAP answer did not verify' })), 'auth');
+  t.equal(iscsiReason(new IscsiError({ kind: 'timeout', op: 'connect', message: 'x' })), 'timeout');
+  t.equal(iscsiReason(new Error('x')), 'failed');
+
+  const step: IscsiStep = { stage: 'login', portal: '10.0.0.5:3260', target: 'iqn.2026-11.org.example:t', initiatorIqn: 'iqn.2026-11.org.example:i', chapUser: 'u', timeoutMs: 100 };
+  t.match(iscsiWords('auth', login(0x0201), step), /was refused \(CHAP user u\): wrong CHAP user name or password$/);
+  const denied = iscsiWords('denied', login(0x0202), step);
+  t.match(denied, 'initiator iqn.2026-11.org.example:i is not allowed in (the target\'s ACL; not a CHAP problem)');
+  t.notMatch(denied, /wrong CHAP/, 'an ACL refusal does not blame the password');
+  t.equal(iscsiWords('no-target', login(0x0203), step), 'the portal 10.0.0.5:3260 answered, but has no target iqn.2026-11.org.example:t');
+  t.equal(iscsiWords('auth', login(0x0201), { ...step, stage: 'discovery', chapUser: undefined }), 'the portal 10.0.0.5:3260 refused the discovery login: the portal wants CHAP (options.chap)');
+  t.match(iscsiWords('auth', login(0x0201), { ...step, chapUser: undefined }), /the target wants CHAP \(options\.chap\)$/);
+});
+
+t.test('socket errors: refused, no route and names that do not resolve are unreachable; libvirt\'s storage source conflict is a conflict', async (t) => {
+  for (const code of ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']) t.equal(isUnreachableCode(code), true, code);
+  for (const code of ['ETIMEDOUT', 'ECONNRESET', undefined]) t.equal(isUnreachableCode(code), false, String(code));
+  const err = (message: string) => new LibvirtError({ code: 1, domain: 18, level: 2, message });
+  t.equal(poolDefineReason(err("operation failed: Storage source conflict with pool: 'gw1'")), 'conflict');
+  t.equal(poolDefineReason(err('operation failed: pool is already active')), 'failed');
 });

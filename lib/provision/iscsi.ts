@@ -97,7 +97,8 @@ function check(options: unknown): Checked {
   if (o.type !== 'iscsi' && o.type !== 'iscsi-direct') throw new TypeError("options.type must be 'iscsi' or 'iscsi-direct'");
   const name = nameArg(o.name, 'options.name');
   if (typeof o.portal !== 'string') throw new TypeError('options.portal must be a string (host or host:port)');
-  if (o.portal.startsWith('iscsi://')) throw new TypeError('options.portal must be host or host:port; give target and chap as their own options');
+  // Any case, any surrounding blanks: parsePortal would take such a URL and its credentials.
+  if (/^\s*iscsi:\/\//iu.test(o.portal)) throw new TypeError('options.portal must be host or host:port, not an iscsi:// URL; give target and chap as their own options');
   const portal = parsePortal(o.portal, 'options.portal');
   const target = iscsiNameArg(o.target, 'options.target');
   const initiatorIqn = iscsiNameArg(o.initiatorIqn, 'options.initiatorIqn');

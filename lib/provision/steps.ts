@@ -43,6 +43,13 @@ export function boolArg(v: unknown, what: string): boolean | undefined {
   return v as boolean | undefined;
 }
 
+/** An integer from `min` to `max`: a TypeError for anything else, a RangeError out of range. */
+export function integerArg(v: unknown, what: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${what} must be an integer`);
+  if (v < min || v > max) throw new RangeError(`${what} must be from ${min} to ${max}`);
+  return v;
+}
+
 export function timeoutMsArg(v: unknown, what: string, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${what} must be an integer (milliseconds)`);

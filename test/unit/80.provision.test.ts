@@ -150,8 +150,10 @@ t.test('guest definition: volume and path disks, a CD-ROM, a network, the define
   t.match(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [], cpu: 'host-passthrough' })), /<cpu mode="host-passthrough"/);
   t.match(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [], cdrom: '/srv/iso/a.iso' })), /<disk type="file" device="cdrom">\s*<driver name="qemu" type="raw"\/>\s*<source file="\/srv\/iso\/a.iso"\/>/, 'a CD-ROM by path');
   for (const [what, change] of [
-    ['memory', { memoryMiB: 0 }],
+    ['memory', { memoryMiB: '64' }],
     ['vcpus', { vcpus: 1.5 }],
+    ['relative disk path', { disks: [{ path: 'b.img' }] }],
+    ['network', { network: { bridge: 'br0', mode: 'vepa' } }],
     ['firmware', { firmware: 'efi' }],
     ['disks', { disks: {} }],
     ['disk', { disks: [{ pool: 'p' }] }],
@@ -159,6 +161,13 @@ t.test('guest definition: volume and path disks, a CD-ROM, a network, the define
     ['cpu', { cpu: 'host' }],
     ['start', { start: 1 }],
   ] as const) t.throws(() => guestDefinition({ ...{ name: 'g', memoryMiB: 64, vcpus: 1, disks: [] }, ...change } as never), TypeError, what);
+  for (const change of [{ memoryMiB: 0 }, { memoryMiB: 2 ** 33 }, { vcpus: 0 }, { vcpus: 4097 }])
+    t.throws(() => guestDefinition({ name: 'g', memoryMiB: 64, vcpus: 1, disks: [], ...change }), RangeError, JSON.stringify(change));
+  t.match(
+    buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [], network: { direct: 'eth0', mode: 'bridge', mac: '52:54:00:AA:BB:CC', model: 'e1000e' } })),
+    /<interface type="direct">\s*<mac address="52:54:00:aa:bb:cc"\/>\s*<source dev="eth0" mode="bridge"\/>\s*<model type="e1000e"\/>/,
+    'a checked interface: direct, its mode, the MAC, the model',
+  );
 });
 
 t.test('an old kernel session blocking an iscsi pool start is recognised from libvirt\'s error', async (t) => {

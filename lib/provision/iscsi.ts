@@ -198,9 +198,17 @@ export function isStaleSessionError(err: unknown): boolean {
 /** Where open-iscsi's `iscsiadm` is looked for. */
 export const ISCSIADM_PATHS = ['/usr/sbin/iscsiadm', '/sbin/iscsiadm', '/usr/bin/iscsiadm'];
 
-/** The installed `iscsiadm`, or null. */
-export function findIscsiadm(): string | null {
-  return ISCSIADM_PATHS.find((p) => fs.existsSync(p)) ?? null;
+/** The installed `iscsiadm` (the first of {@link ISCSIADM_PATHS} that can be run), or null. */
+export async function findIscsiadm(): Promise<string | null> {
+  for (const p of ISCSIADM_PATHS) {
+    try {
+      await fs.promises.access(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here (or not executable): the next one
+    }
+  }
+  return null;
 }
 
 /** `iscsiadm`'s arguments to log out every session of this node record (no password: a
@@ -237,7 +245,7 @@ export async function logoutStaleSession(uri: string, target: string, portal: st
   const where = parsePortal(portal, 'portal').address;
   const by = `log it out with: iscsiadm ${args.join(' ')}`;
   if (!isLocalUri(uri)) throw new Error(`the session is on the libvirt host of ${uri}, not this one; ${by}, there`);
-  const bin = findIscsiadm();
+  const bin = await findIscsiadm();
   if (bin === null) throw new Error(`iscsiadm (Debian package open-iscsi) is not installed here to log it out; ${by}`);
   try {
     await runIscsiadm(bin, args, timeoutMs);

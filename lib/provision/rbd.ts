@@ -147,7 +147,8 @@ function describe(def: StoragePoolDefinition): string {
     const dev = def.source?.devices?.[0]?.path ?? def.target?.path;
     return `${def.type} pool${dev ? ` on ${dev}` : ''}`;
   }
-  return `rbd pool on Ceph pool ${def.source?.name ?? '?'}`;
+  const mons = (def.source?.hosts ?? []).map((h) => (h.name.includes(':') ? `[${h.name}]` : h.name) + `:${h.port ?? CEPH_MON_PORT}`);
+  return `rbd pool on Ceph pool ${def.source?.name ?? '?'}${mons.length ? ` (monitors ${mons.join(', ')})` : ''}`;
 }
 
 /** What a monitor check found wrong: in words, and whether nothing answers at the address. */
@@ -179,8 +180,8 @@ function probeMonitor(host: string, port: number, timeoutMs: number): Promise<Mo
 /**
  * Provisions a Ceph RBD pool, idempotently, like {@link provisionIscsiPool}: preflight (a
  * monitor answers with Ceph's banner), the secret (usage `ceph`, value the key's bytes),
- * the pool (defined, or updated when a pool of that name uses the same Ceph pool; otherwise
- * a `conflict`), started, autostart set; resolves to the pool and its images. Rolls back
+ * the pool (defined, or updated when a pool of that name uses the same Ceph pool through at
+ * least one of the same monitors; otherwise a `conflict`), started, autostart set; resolves to the pool and its images. Rolls back
  * what it did on failure (see provisionIscsiPool for the rules).
  */
 export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions): Promise<ProvisionedRbdPool> {
@@ -203,7 +204,11 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
     const poolSpec: PoolSpec = {
       definition: def,
       describe,
-      sameStorage: (e) => e.type === 'rbd' && e.source?.name === c.cephPool,
+      // The same Ceph pool of the same cluster: at least one monitor in common (the list may change).
+      sameStorage: (e) =>
+        e.type === 'rbd' &&
+        e.source?.name === c.cephPool &&
+        (e.source.hosts ?? []).some((h) => c.monitors.some((m) => m.host === h.name && m.port === (h.port ?? CEPH_MON_PORT))),
       apply: (e) => {
         if (e.type !== 'rbd') return;
         e.source = { ...e.source, ...def.source };

@@ -290,6 +290,14 @@ export async function ensurePool(conn: Connection, journal: Journal, spec: PoolS
     what: `restored the previous definition of pool ${name}`,
     run: () => conn.defineStoragePool(oldXml),
   });
+  if (active) {
+    try {
+      await found.refresh();
+    } catch (err) {
+      throw await journal.fail('pool', 'failed', `refreshing the running pool ${name} after its update failed: ${said(err)}.`, err);
+    }
+    journal.did(`refreshed pool ${name} (its volumes listed again)`);
+  }
   return found;
 }
 

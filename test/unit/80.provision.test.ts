@@ -204,7 +204,10 @@ t.test('local libvirt URIs (where iscsiadm would run on the right host)', async 
 t.test('logging out a stale session: refused for a remote libvirt host, and where iscsiadm is missing, each naming the command to run', async (t) => {
   const remote = await logoutStaleSession('qemu+ssh://root@kvm1/system', 'iqn.2026-11.org.example:t', '10.0.0.5').then(() => null, (e: unknown) => e as Error);
   t.match(remote?.message, 'the session is on the libvirt host of qemu+ssh://root@kvm1/system, not this one; log it out with: iscsiadm --mode node --targetname iqn.2026-11.org.example:t --portal 10.0.0.5:3260 --logout, there');
-  t.test('without iscsiadm', { skip: findIscsiadm() ? `iscsiadm is installed (${findIscsiadm()}): running it would log out real sessions` : false }, async (t) => {
+  const found = findIscsiadm();
+  t.type(found, Promise, 'findIscsiadm looks without blocking the event loop');
+  const bin = await found;
+  t.test('without iscsiadm', { skip: bin ? `iscsiadm is installed (${bin}): running it would log out real sessions` : false }, async (t) => {
     const missing = await logoutStaleSession('qemu:///system', 'iqn.2026-11.org.example:t', '10.0.0.5').then(() => null, (e: unknown) => e as Error);
     t.match(missing?.message, /^iscsiadm \(Debian package open-iscsi\) is not installed here to log it out; log it out with: iscsiadm --mode node/);
   });

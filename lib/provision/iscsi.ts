@@ -16,12 +16,9 @@ import { connect as iscsiConnect, type LunSummary } from '../iscsi/session';
 import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { IscsiDirectPool, IscsiPool, StoragePoolDefinition } from '../xml/pool';
-import { iscsiReason, iscsiWords, ProvisionError, type IscsiStep } from './errors';
-import { Journal } from './journal';
-import {
-  boolArg, checkPool, connArg, ensurePool, ensureSecret, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, timeoutMsArg,
-  type PoolSpec, type PoolVolume,
-} from './steps';
+import { iscsiReason, iscsiWords, type IscsiStep } from './errors';
+import type { Journal } from './journal';
+import { boolArg, connArg, nameArg, objectArg, pathArg, provisionCall, provisionPool, said, timeoutMsArg, type PoolVolume } from './steps';
 
 /** Options of {@link provisionIscsiPool}. */
 export interface IscsiPoolOptions {
@@ -297,51 +294,42 @@ function staleSessionRecovery(conn: Connection, c: Checked, journal: Journal): (
 export async function provisionIscsiPool(conn: Connection, options: IscsiPoolOptions): Promise<ProvisionedIscsiPool> {
   connArg(conn);
   const c = check(options);
-  const journal = new Journal();
-  try {
+  return provisionCall(c.name, async (journal) => {
     const luns = await preflight(c, journal);
     journal.did(`checked ${c.target} at ${c.portal.address}: ${luns.filter((l) => l.capacity !== null).length} LUN(s) with blocks`);
     const def = definition(c);
-    const poolSpec: PoolSpec = {
-      definition: def,
-      describe,
-      sameStorage: (e) =>
-        e.type === c.type &&
-        e.source?.hosts?.[0]?.name === c.portal.host &&
-        (e.source.hosts[0].port ?? 3260) === c.portal.port &&
-        e.source?.devices?.[0]?.path === c.target,
-      apply: (e) => {
-        e.source = { ...e.source, ...def.source };
-        if (!c.chap) delete e.source.auth;
-        if (def.type === 'iscsi') e.target = { ...e.target, path: c.targetPath };
+    const { pool, secret, volumes } = await provisionPool(conn, journal, {
+      pool: {
+        definition: def,
+        describe,
+        sameStorage: (e) =>
+          e.type === c.type &&
+          e.source?.hosts?.[0]?.name === c.portal.host &&
+          (e.source.hosts[0].port ?? 3260) === c.portal.port &&
+          e.source?.devices?.[0]?.path === c.target,
+        apply: (e) => {
+          e.source = { ...e.source, ...def.source };
+          if (!c.chap) delete e.source.auth;
+          if (def.type === 'iscsi') e.target = { ...e.target, path: c.targetPath };
+        },
       },
-    };
-    const found = await checkPool(conn, journal, poolSpec); // before the secret: a conflict changes nothing
-    let secret: Secret | null = null;
-    if (c.chap)
-      secret = await ensureSecret(conn, journal, {
+      secret: c.chap && {
         usage: { type: 'iscsi', target: c.secretUsage },
         value: c.chap.password,
         description: `CHAP password of ${c.chap.username} for ${c.target} (pool ${c.name})`,
-        pool: c.name,
-      });
-    const pool = await ensurePool(conn, journal, poolSpec, found);
-    if (c.type === 'iscsi' && c.chap) journal.did(iscsiadmPasswordNote(c.name));
-    await startPool(journal, pool, staleSessionRecovery(conn, c, journal));
-    await setPoolAutostart(journal, pool, c.autostart);
-    const volumes = (await poolVolumes(journal, pool))
+      },
+      autostart: c.autostart,
+      note: c.type === 'iscsi' && c.chap ? iscsiadmPasswordNote(c.name) : undefined,
+      recover: staleSessionRecovery(conn, c, journal),
+    });
+    const byLun = volumes
       .map((v) => {
         const m = /^unit:\d+:\d+:(\d+)$/u.exec(v.name);
         const lun = m ? Number(m[1]) : null;
         return { ...v, lun, inquiry: lun === null ? null : (luns.find((l) => l.lun === lun) ?? null) };
       })
-      .sort((a, b) => (a.lun ?? Infinity) - (b.lun ?? Infinity) || a.name.localeCompare(b.name));
-    return { pool, secret, luns, volumes, actions: [...journal.actions] };
-  } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw await journal.fail('pool', 'failed', `provisioning pool ${c.name} failed: ${said(err)}.`, err);
-  } finally {
-    journal.finish();
-  }
+      .sort((x, y) => (x.lun ?? Infinity) - (y.lun ?? Infinity) || x.name.localeCompare(y.name));
+    return { pool, secret, luns, volumes: byLun, actions: [...journal.actions] };
+  });
 }
 

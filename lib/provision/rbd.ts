@@ -11,12 +11,8 @@ import { parsePortal } from '../iscsi/args';
 import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { PoolHost, RbdPool, StoragePoolDefinition } from '../xml/pool';
-import { isUnreachableCode, ProvisionError } from './errors';
-import { Journal } from './journal';
-import {
-  boolArg, checkPool, connArg, ensurePool, ensureSecret, nameArg, objectArg, poolVolumes, said, setPoolAutostart, startPool, textArg, timeoutMsArg,
-  type PoolSpec, type PoolVolume,
-} from './steps';
+import { isUnreachableCode } from './errors';
+import { boolArg, connArg, nameArg, objectArg, provisionCall, provisionPool, textArg, timeoutMsArg, type PoolSpec, type PoolVolume } from './steps';
 
 /** libvirt's (and Ceph's msgr v1) monitor port when a monitor names none. */
 export const CEPH_MON_PORT = 6789;
@@ -187,9 +183,7 @@ function probeMonitor(host: string, port: number, timeoutMs: number): Promise<Mo
 export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions): Promise<ProvisionedRbdPool> {
   connArg(conn);
   const c = check(options);
-  const journal = new Journal();
-  journal.wipeLater(c.key);
-  try {
+  return provisionCall(c.name, async (journal) => {
     if (c.preflight) {
       const results = await Promise.all(c.monitors.map(async (m) => ({ m, problem: await probeMonitor(m.host, m.port, c.timeoutMs) })));
       const ok = results.filter((r) => r.problem === null);
@@ -201,7 +195,7 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
       journal.did(`checked the Ceph monitors: ${ok.map((r) => r.m.address).join(', ')} answer`);
     }
     const def = definition(c);
-    const poolSpec: PoolSpec = {
+    const spec: PoolSpec = {
       definition: def,
       describe,
       // The same Ceph pool of the same cluster: at least one monitor in common (the list may change).
@@ -216,22 +210,8 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
         else delete e.rbdConfig;
       },
     };
-    const found = await checkPool(conn, journal, poolSpec); // before the secret: a conflict changes nothing
-    const secret = await ensureSecret(conn, journal, {
-      usage: { type: 'ceph', name: c.secretUsage },
-      value: c.key,
-      description: `cephx key of client.${c.user} (pool ${c.name})`,
-      pool: c.name,
-    });
-    const pool = await ensurePool(conn, journal, poolSpec, found);
-    await startPool(journal, pool);
-    await setPoolAutostart(journal, pool, c.autostart);
-    const volumes = await poolVolumes(journal, pool);
-    return { pool, secret, volumes, actions: [...journal.actions] };
-  } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw await journal.fail('pool', 'failed', `provisioning pool ${c.name} failed: ${said(err)}.`, err);
-  } finally {
-    journal.finish();
-  }
+    const secret = { usage: { type: 'ceph' as const, name: c.secretUsage }, value: c.key, description: `cephx key of client.${c.user} (pool ${c.name})` };
+    const done = await provisionPool(conn, journal, { pool: spec, secret, autostart: c.autostart });
+    return { pool: done.pool, secret: done.secret!, volumes: done.volumes, actions: [...journal.actions] };
+  }, c.key);
 }

@@ -11,7 +11,7 @@ import type { StoragePool } from '../storage-pool';
 import type { StorageVolume } from '../storage-volume';
 import { buildPoolXml, parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
 import { poolDefineReason, ProvisionError } from './errors';
-import type { Journal } from './journal';
+import { Journal } from './journal';
 
 // ---- argument checks (TypeError before anything touches libvirt or the network) ----
 
@@ -320,7 +320,7 @@ export async function startPool(journal: Journal, pool: StoragePool, recover?: (
       await pool.start();
     }
   } catch (err) {
-    if (err instanceof Error && err.name === 'ProvisionError') throw err;
+    if (err instanceof ProvisionError) throw err;
     throw await journal.fail('start', 'failed', `pool ${pool.name} did not start: ${said(err)}.`, err);
   }
   journal.did(`started pool ${pool.name}`, { what: `stopped pool ${pool.name}`, run: () => pool.destroy() });
@@ -367,5 +367,52 @@ export async function poolVolumes(journal: Journal, pool: StoragePool): Promise<
     }));
   } catch (err) {
     throw await journal.fail('volumes', 'failed', `listing the volumes of pool ${pool.name} failed: ${said(err)}.`, err);
+  }
+}
+
+// ---- the sequence every helper shares ----
+
+/** What {@link provisionPool} sets up, after a helper's own preflight. */
+export interface PoolPlan {
+  pool: PoolSpec;
+  /** The secret the pool authenticates with; none without. */
+  secret?: Omit<SecretSpec, 'pool'>;
+  autostart: boolean;
+  /** Recorded in the actions just before the start (how libvirt will treat the pool). */
+  note?: string;
+  /** May fix a failed start once (see {@link startPool}). */
+  recover?: (err: unknown) => Promise<string | null>;
+}
+
+/**
+ * The pool of the plan's name checked (read-only: a conflict changes nothing), the secret found
+ * or defined, the pool defined or updated, started, autostart set, its volumes listed; each step
+ * in the journal.
+ */
+export async function provisionPool(conn: Connection, journal: Journal, plan: PoolPlan): Promise<{ pool: StoragePool; secret: Secret | null; volumes: PoolVolume[] }> {
+  const found = await checkPool(conn, journal, plan.pool);
+  const secret = plan.secret ? await ensureSecret(conn, journal, { ...plan.secret, pool: plan.pool.definition.name }) : null;
+  const pool = await ensurePool(conn, journal, plan.pool, found);
+  if (plan.note) journal.did(plan.note);
+  await startPool(journal, pool, plan.recover);
+  await setPoolAutostart(journal, pool, plan.autostart);
+  return { pool, secret, volumes: await poolVolumes(journal, pool) };
+}
+
+/**
+ * Runs one provisioning call for pool `name` with a journal of its own: a failure that is not a
+ * ProvisionError yet is rolled back and becomes one; `wipe` (a key's bytes) is zeroed at the end
+ * either way, as is what the journal was given to wipe.
+ */
+export async function provisionCall<T>(name: string, run: (journal: Journal) => Promise<T>, wipe?: Uint8Array): Promise<T> {
+  const journal = new Journal();
+  if (wipe) journal.wipeLater(wipe);
+  try {
+    return await run(journal);
+  } catch (err) {
+    if (err instanceof ProvisionError) throw err;
+    throw await journal.fail('pool', 'failed', `provisioning pool ${name} failed: ${said(err)}.`, err);
+  } finally {
+    journal.finish();
   }
 }

@@ -32,8 +32,11 @@ export type ProvisionReason =
   | 'no-target'
   /** The target offers no LUN with blocks. */
   | 'no-luns'
-  /** Nothing answers at the address (refused, no route). */
+  /** Nothing answers at the address (refused, no route, a name that does not resolve). */
   | 'unreachable'
+  /** The target does not let this initiator in (login status 2/2: not in its ACL), whatever
+   * the credentials. */
+  | 'denied'
   /** Something answered too slowly, or not as expected. */
   | 'timeout'
   /** A pool, secret or guest of that name exists and is a different one. */
@@ -91,9 +94,20 @@ export class ProvisionError extends Error {
   }
 }
 
-/** The reason an IscsiError stands for. */
+/**
+ * The reason an IscsiError stands for. A refused login carries the target's login status
+ * (RFC 7143 11.13.5): class 2 detail 1 is a failed authentication (CHAP), 2/2 a failed
+ * authorization (the initiator is not in the target's ACL), 2/3 and 2/4 a target the portal
+ * does not have (any more). Only a `connect` failure without a login status (no answer at
+ * all) is `unreachable`.
+ */
 export function iscsiReason(err: unknown): ProvisionReason {
   if (!(err instanceof IscsiError)) return 'failed';
+  const status = err.loginStatus;
+  if (status !== null) {
+    if (status.class !== 2) return 'failed';
+    return status.detail === 1 ? 'auth' : status.detail === 2 ? 'denied' : status.detail === 3 || status.detail === 4 ? 'no-target' : 'failed';
+  }
   switch (err.kind) {
     case 'auth':
       return 'auth';
@@ -104,4 +118,52 @@ export function iscsiReason(err: unknown): ProvisionReason {
     default:
       return 'failed';
   }
+}
+
+/** What {@link iscsiWords} needs to know about the failed step. */
+export interface IscsiStep {
+  /** `discovery` (SendTargets at the portal) or `login` (to the target). */
+  stage: 'discovery' | 'login';
+  portal: string;
+  target: string;
+  initiatorIqn: string;
+  /** The CHAP user given, or undefined without CHAP. */
+  chapUser: string | undefined;
+  timeoutMs: number;
+}
+
+/** An iSCSI preflight failure in plain words (no password: only the user name is known here). */
+export function iscsiWords(reason: ProvisionReason, err: unknown, step: IscsiStep): string {
+  const what = step.stage === 'discovery' ? `the portal ${step.portal} refused the discovery login` : `the login to ${step.target} at ${step.portal} was refused`;
+  const user = step.chapUser === undefined ? '' : ` (CHAP user ${step.chapUser})`;
+  switch (reason) {
+    case 'auth':
+      return step.chapUser === undefined
+        ? `${what}: ${step.stage === 'discovery' ? 'the portal' : 'the target'} wants CHAP (options.chap)`
+        : `${what}${user}: wrong CHAP user name or password`;
+    case 'denied':
+      return `${what}: initiator ${step.initiatorIqn} is not allowed in (the target's ACL; not a CHAP problem)`;
+    case 'no-target':
+      return `the portal ${step.portal} answered, but has no target ${step.target}`;
+    case 'timeout':
+      return step.stage === 'discovery' ? `the iSCSI portal ${step.portal} did not answer within ${step.timeoutMs} ms` : `${step.target} at ${step.portal} did not answer within ${step.timeoutMs} ms`;
+    case 'unreachable':
+      return `cannot reach the iSCSI portal ${step.portal}: ${err instanceof Error ? err.message : String(err)}`;
+    default:
+      return `the ${step.stage === 'discovery' ? 'discovery at' : `login to ${step.target} at`} ${step.portal} failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** Socket errors (Node's `code`) that mean nothing answers at the address. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EADDRNOTAVAIL']);
+
+/** Whether a socket error code means the address cannot be reached (refused, no route, no such name). */
+export function isUnreachableCode(code: string | undefined): boolean {
+  return code !== undefined && UNREACHABLE_CODES.has(code);
+}
+
+/** The reason a LibvirtError of a pool definition stands for: `conflict` when another pool
+ * already has this storage ("Storage source conflict with pool"), else `failed`. */
+export function poolDefineReason(err: unknown): ProvisionReason {
+  return err instanceof Error && /Storage source conflict with pool/u.test(err.message) ? 'conflict' : 'failed';
 }

@@ -14,7 +14,7 @@ import { domainDefinition, type GuestDisk, type GuestInterface, type GuestNetwor
 import { parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
 import { ProvisionError } from './errors';
 import { Journal } from './journal';
-import { boolArg, codeOf, connArg, createdByVirtkit, nameArg, objectArg, said, textArg } from './steps';
+import { boolArg, codeOf, connArg, createdByVirtkit, integerArg, nameArg, objectArg, pathArg, said, textArg } from './steps';
 
 /** A disk of {@link defineGuest}: a pool volume, or a path on the libvirt host. */
 export type GuestDiskOption = { pool: string; volume: string } | { path: string };
@@ -53,31 +53,64 @@ function diskArg(d: unknown, what: string): GuestDiskOption {
   const o = objectArg(d, what);
   if (o.path !== undefined) {
     if (o.pool !== undefined || o.volume !== undefined) throw new TypeError(`${what} must be { pool, volume } or { path }, not both`);
-    return { path: textArg(o.path, `${what}.path`) };
+    return { path: pathArg(o.path, `${what}.path`) };
   }
   return { pool: nameArg(o.pool, `${what}.pool`), volume: textArg(o.volume, `${what}.volume`) };
+}
+
+/** Sanity bounds checked before libvirt is asked (which checks the host's own limits): 4 PiB
+ * (a 52-bit physical address space) and libvirt's 4096 vCPUs. */
+const MAX_MEMORY_MIB = 2 ** 32;
+const MAX_VCPUS = 4096;
+const DIRECT_MODES = ['vepa', 'bridge', 'private', 'passthrough'];
+
+/** `options.network`: a libvirt network's name, or exactly one of `{ network }`, `{ bridge }`,
+ * `{ direct, mode? }`, `{ user: true }`, with `mac?` and `model?`; anything else a TypeError. */
+function networkArg(v: unknown): GuestInterface | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return { network: nameArg(v, 'options.network') };
+  const o = objectArg(v, 'options.network');
+  const kinds = ['network', 'bridge', 'direct', 'user'].filter((k) => o[k] !== undefined);
+  if (kinds.length !== 1) throw new TypeError("options.network must be a network's name or an object with exactly one of network, bridge, direct or user");
+  const kind = kinds[0]!;
+  const allowed = new Set([kind, 'mac', 'model', ...(kind === 'direct' ? ['mode'] : [])]);
+  for (const k of Object.keys(o)) if (o[k] !== undefined && !allowed.has(k)) throw new TypeError(`options.network.${k} is not an option of a ${kind} interface (${[...allowed].join(', ')})`);
+  let out: GuestInterface;
+  if (kind === 'network') out = { network: nameArg(o.network, 'options.network.network') };
+  else if (kind === 'bridge') out = { bridge: nameArg(o.bridge, 'options.network.bridge') };
+  else if (kind === 'direct') {
+    if (o.mode !== undefined && !DIRECT_MODES.includes(o.mode as string)) throw new TypeError(`options.network.mode must be one of ${DIRECT_MODES.join(', ')}`);
+    out = { direct: nameArg(o.direct, 'options.network.direct'), ...(o.mode === undefined ? {} : { mode: o.mode as 'vepa' }) };
+  } else {
+    if (o.user !== true) throw new TypeError('options.network.user must be true');
+    out = { user: true };
+  }
+  if (o.mac !== undefined) {
+    if (typeof o.mac !== 'string' || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/iu.test(o.mac)) throw new TypeError('options.network.mac must be a MAC address (52:54:00:12:34:56)');
+    out.mac = o.mac.toLowerCase();
+  }
+  if (o.model !== undefined) out.model = nameArg(o.model, 'options.network.model');
+  return out;
 }
 
 function check(options: unknown) {
   const o = objectArg(options, 'options');
   const name = nameArg(o.name, 'options.name');
-  if (typeof o.memoryMiB !== 'number' || !Number.isInteger(o.memoryMiB) || o.memoryMiB < 1) throw new TypeError('options.memoryMiB must be a positive integer');
-  if (typeof o.vcpus !== 'number' || !Number.isInteger(o.vcpus) || o.vcpus < 1) throw new TypeError('options.vcpus must be a positive integer');
+  const memoryMiB = integerArg(o.memoryMiB, 'options.memoryMiB', 1, MAX_MEMORY_MIB);
+  const vcpus = integerArg(o.vcpus, 'options.vcpus', 1, MAX_VCPUS);
   if (o.firmware !== undefined && o.firmware !== 'bios' && o.firmware !== 'uefi') throw new TypeError("options.firmware must be 'bios' or 'uefi'");
   if (!Array.isArray(o.disks)) throw new TypeError('options.disks must be an array of { pool, volume } or { path }');
   const disks = o.disks.map((d, i) => diskArg(d, `options.disks[${i}]`));
-  const cdrom = o.cdrom === undefined ? undefined : typeof o.cdrom === 'string' ? { path: textArg(o.cdrom, 'options.cdrom') } : diskArg(o.cdrom, 'options.cdrom');
-  let network: GuestInterface | undefined;
-  if (typeof o.network === 'string') network = { network: nameArg(o.network, 'options.network') };
-  else if (o.network !== undefined) network = objectArg(o.network, 'options.network') as GuestInterface;
+  const cdrom = o.cdrom === undefined ? undefined : typeof o.cdrom === 'string' ? { path: pathArg(o.cdrom, 'options.cdrom') } : diskArg(o.cdrom, 'options.cdrom');
+  const network = networkArg(o.network);
   if (o.type !== undefined && o.type !== 'kvm' && o.type !== 'qemu') throw new TypeError("options.type must be 'kvm' or 'qemu'");
   const cpus = ['default', 'host-passthrough', 'host-model', 'maximum'];
   if (o.cpu !== undefined && !cpus.includes(o.cpu as string)) throw new TypeError(`options.cpu must be one of ${cpus.join(', ')}`);
   return {
     cpu: (o.cpu ?? 'default') as 'default' | 'host-passthrough' | 'host-model' | 'maximum',
     name,
-    memoryMiB: o.memoryMiB,
-    vcpus: o.vcpus,
+    memoryMiB,
+    vcpus,
     firmware: (o.firmware ?? 'bios') as 'bios' | 'uefi',
     disks,
     cdrom,

@@ -16,12 +16,9 @@ import { connect as iscsiConnect, type LunSummary } from '../iscsi/session';
 import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { IscsiDirectPool, IscsiPool, StoragePoolDefinition } from '../xml/pool';
-import { iscsiReason, ProvisionError } from './errors';
-import { Journal } from './journal';
-import {
-  boolArg, checkPool, connArg, ensurePool, ensureSecret, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, timeoutMsArg,
-  type PoolSpec, type PoolVolume,
-} from './steps';
+import { iscsiReason, iscsiWords, type IscsiStep } from './errors';
+import type { Journal } from './journal';
+import { boolArg, connArg, nameArg, objectArg, pathArg, provisionCall, provisionPool, said, timeoutMsArg, type PoolVolume } from './steps';
 
 /** Options of {@link provisionIscsiPool}. */
 export interface IscsiPoolOptions {
@@ -97,7 +94,8 @@ function check(options: unknown): Checked {
   if (o.type !== 'iscsi' && o.type !== 'iscsi-direct') throw new TypeError("options.type must be 'iscsi' or 'iscsi-direct'");
   const name = nameArg(o.name, 'options.name');
   if (typeof o.portal !== 'string') throw new TypeError('options.portal must be a string (host or host:port)');
-  if (o.portal.startsWith('iscsi://')) throw new TypeError('options.portal must be host or host:port; give target and chap as their own options');
+  // Any case, any surrounding blanks: parsePortal would take such a URL and its credentials.
+  if (/^\s*iscsi:\/\//iu.test(o.portal)) throw new TypeError('options.portal must be host or host:port, not an iscsi:// URL; give target and chap as their own options');
   const portal = parsePortal(o.portal, 'options.portal');
   const target = iscsiNameArg(o.target, 'options.target');
   const initiatorIqn = iscsiNameArg(o.initiatorIqn, 'options.initiatorIqn');
@@ -143,17 +141,13 @@ function describe(def: StoragePoolDefinition): string {
 /** The preflight: discovery lists the target, the login (CHAP) works, the target has LUNs. */
 async function preflight(c: Checked, journal: Journal): Promise<LunSummary[]> {
   const addr = c.portal.address;
-  const chapWords = c.chap ? ` (CHAP user ${c.chap.username})` : '';
+  const step: Omit<IscsiStep, 'stage'> = { portal: addr, target: c.target, initiatorIqn: c.initiatorIqn, chapUser: c.chap?.username, timeoutMs: c.timeoutMs };
   let offered: string[];
   try {
     offered = (await discover(addr, { initiatorIqn: c.initiatorIqn, chap: c.chap, timeoutMs: c.timeoutMs })).map((t) => t.iqn);
   } catch (err) {
     const reason = iscsiReason(err);
-    const words =
-      reason === 'auth' ? `the portal ${addr} refused the discovery login${chapWords}: wrong CHAP user name or password`
-      : reason === 'timeout' ? `the iSCSI portal ${addr} did not answer within ${c.timeoutMs} ms`
-      : `cannot reach the iSCSI portal ${addr}: ${said(err)}`;
-    throw await journal.fail('preflight', reason, `${words}. Nothing was changed in libvirt.`, err);
+    throw await journal.fail('preflight', reason, `${iscsiWords(reason, err, { ...step, stage: 'discovery' })}. Nothing was changed in libvirt.`, err);
   }
   if (!offered.includes(c.target)) {
     const list = offered.length ? `it offers ${offered.join(', ')}` : 'it offers none to this initiator';
@@ -169,14 +163,7 @@ async function preflight(c: Checked, journal: Journal): Promise<LunSummary[]> {
     }
   } catch (err) {
     const reason = iscsiReason(err);
-    const words =
-      reason === 'auth'
-        ? c.chap
-          ? `the login to ${c.target} at ${addr} was refused${chapWords}: wrong CHAP user name or password`
-          : `the login to ${c.target} at ${addr} was refused: the target wants CHAP (options.chap)`
-        : reason === 'timeout' ? `${c.target} at ${addr} did not answer within ${c.timeoutMs} ms`
-        : `the login to ${c.target} at ${addr} failed: ${said(err)}`;
-    throw await journal.fail('preflight', reason, `${words}. Nothing was changed in libvirt.`, err);
+    throw await journal.fail('preflight', reason, `${iscsiWords(reason, err, { ...step, stage: 'login' })}. Nothing was changed in libvirt.`, err);
   }
   if (!luns.some((l) => l.capacity !== null))
     throw await journal.fail('preflight', 'no-luns', `target ${c.target} at ${addr} offers no LUN with blocks to this initiator. Nothing was changed in libvirt.`);
@@ -208,9 +195,17 @@ export function isStaleSessionError(err: unknown): boolean {
 /** Where open-iscsi's `iscsiadm` is looked for. */
 export const ISCSIADM_PATHS = ['/usr/sbin/iscsiadm', '/sbin/iscsiadm', '/usr/bin/iscsiadm'];
 
-/** The installed `iscsiadm`, or null. */
-export function findIscsiadm(): string | null {
-  return ISCSIADM_PATHS.find((p) => fs.existsSync(p)) ?? null;
+/** The installed `iscsiadm` (the first of {@link ISCSIADM_PATHS} that can be run), or null. */
+export async function findIscsiadm(): Promise<string | null> {
+  for (const p of ISCSIADM_PATHS) {
+    try {
+      await fs.promises.access(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here (or not executable): the next one
+    }
+  }
+  return null;
 }
 
 /** `iscsiadm`'s arguments to log out every session of this node record (no password: a
@@ -247,7 +242,7 @@ export async function logoutStaleSession(uri: string, target: string, portal: st
   const where = parsePortal(portal, 'portal').address;
   const by = `log it out with: iscsiadm ${args.join(' ')}`;
   if (!isLocalUri(uri)) throw new Error(`the session is on the libvirt host of ${uri}, not this one; ${by}, there`);
-  const bin = findIscsiadm();
+  const bin = await findIscsiadm();
   if (bin === null) throw new Error(`iscsiadm (Debian package open-iscsi) is not installed here to log it out; ${by}`);
   try {
     await runIscsiadm(bin, args, timeoutMs);
@@ -299,51 +294,42 @@ function staleSessionRecovery(conn: Connection, c: Checked, journal: Journal): (
 export async function provisionIscsiPool(conn: Connection, options: IscsiPoolOptions): Promise<ProvisionedIscsiPool> {
   connArg(conn);
   const c = check(options);
-  const journal = new Journal();
-  try {
+  return provisionCall(c.name, async (journal) => {
     const luns = await preflight(c, journal);
     journal.did(`checked ${c.target} at ${c.portal.address}: ${luns.filter((l) => l.capacity !== null).length} LUN(s) with blocks`);
     const def = definition(c);
-    const poolSpec: PoolSpec = {
-      definition: def,
-      describe,
-      sameStorage: (e) =>
-        e.type === c.type &&
-        e.source?.hosts?.[0]?.name === c.portal.host &&
-        (e.source.hosts[0].port ?? 3260) === c.portal.port &&
-        e.source?.devices?.[0]?.path === c.target,
-      apply: (e) => {
-        e.source = { ...e.source, ...def.source };
-        if (!c.chap) delete e.source.auth;
-        if (def.type === 'iscsi') e.target = { ...e.target, path: c.targetPath };
+    const { pool, secret, volumes } = await provisionPool(conn, journal, {
+      pool: {
+        definition: def,
+        describe,
+        sameStorage: (e) =>
+          e.type === c.type &&
+          e.source?.hosts?.[0]?.name === c.portal.host &&
+          (e.source.hosts[0].port ?? 3260) === c.portal.port &&
+          e.source?.devices?.[0]?.path === c.target,
+        apply: (e) => {
+          e.source = { ...e.source, ...def.source };
+          if (!c.chap) delete e.source.auth;
+          if (def.type === 'iscsi') e.target = { ...e.target, path: c.targetPath };
+        },
       },
-    };
-    const found = await checkPool(conn, journal, poolSpec); // before the secret: a conflict changes nothing
-    let secret: Secret | null = null;
-    if (c.chap)
-      secret = await ensureSecret(conn, journal, {
+      secret: c.chap && {
         usage: { type: 'iscsi', target: c.secretUsage },
         value: c.chap.password,
         description: `CHAP password of ${c.chap.username} for ${c.target} (pool ${c.name})`,
-        pool: c.name,
-      });
-    const pool = await ensurePool(conn, journal, poolSpec, found);
-    if (c.type === 'iscsi' && c.chap) journal.did(iscsiadmPasswordNote(c.name));
-    await startPool(journal, pool, staleSessionRecovery(conn, c, journal));
-    await setPoolAutostart(journal, pool, c.autostart);
-    const volumes = (await poolVolumes(journal, pool))
+      },
+      autostart: c.autostart,
+      note: c.type === 'iscsi' && c.chap ? iscsiadmPasswordNote(c.name) : undefined,
+      recover: staleSessionRecovery(conn, c, journal),
+    });
+    const byLun = volumes
       .map((v) => {
         const m = /^unit:\d+:\d+:(\d+)$/u.exec(v.name);
         const lun = m ? Number(m[1]) : null;
         return { ...v, lun, inquiry: lun === null ? null : (luns.find((l) => l.lun === lun) ?? null) };
       })
-      .sort((a, b) => (a.lun ?? Infinity) - (b.lun ?? Infinity) || a.name.localeCompare(b.name));
-    return { pool, secret, luns, volumes, actions: [...journal.actions] };
-  } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw await journal.fail('pool', 'failed', `provisioning pool ${c.name} failed: ${said(err)}.`, err);
-  } finally {
-    journal.finish();
-  }
+      .sort((x, y) => (x.lun ?? Infinity) - (y.lun ?? Infinity) || x.name.localeCompare(y.name));
+    return { pool, secret, luns, volumes: byLun, actions: [...journal.actions] };
+  });
 }
 

@@ -6,9 +6,7 @@
 import type { Connection } from '../connection';
 import type { StoragePool } from '../storage-pool';
 import type { MpathPool, StoragePoolDefinition } from '../xml/pool';
-import { ProvisionError } from './errors';
-import { Journal } from './journal';
-import { boolArg, checkPool, connArg, ensurePool, nameArg, objectArg, pathArg, poolVolumes, said, setPoolAutostart, startPool, type PoolSpec, type PoolVolume } from './steps';
+import { boolArg, connArg, nameArg, objectArg, pathArg, provisionCall, provisionPool, type PoolVolume } from './steps';
 
 /** Options of {@link provisionMultipathPool}. */
 export interface MultipathPoolOptions {
@@ -46,25 +44,18 @@ export async function provisionMultipathPool(conn: Connection, options: Multipat
   connArg(conn);
   const def = multipathPoolDefinition(options);
   const autostart = boolArg(options.autostart, 'options.autostart') ?? true;
-  const journal = new Journal();
-  try {
-    const poolSpec: PoolSpec = {
-      definition: def,
-      describe,
-      sameStorage: (e) => e.type === 'mpath',
-      apply: (e) => {
-        e.target = { ...e.target, path: def.target!.path! };
+  return provisionCall(def.name, async (journal) => {
+    const { pool, volumes } = await provisionPool(conn, journal, {
+      pool: {
+        definition: def,
+        describe,
+        sameStorage: (e) => e.type === 'mpath',
+        apply: (e) => {
+          e.target = { ...e.target, path: def.target!.path! };
+        },
       },
-    };
-    const pool = await ensurePool(conn, journal, poolSpec, await checkPool(conn, journal, poolSpec));
-    await startPool(journal, pool);
-    await setPoolAutostart(journal, pool, autostart);
-    const volumes = await poolVolumes(journal, pool);
+      autostart,
+    });
     return { pool, volumes, actions: [...journal.actions] };
-  } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw await journal.fail('pool', 'failed', `provisioning pool ${def.name} failed: ${said(err)}.`, err);
-  } finally {
-    journal.finish();
-  }
+  });
 }

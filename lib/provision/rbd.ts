@@ -12,11 +12,10 @@ import { parsePortal } from '../iscsi/args';
 import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { PoolHost, RbdPool, StoragePoolDefinition } from '../xml/pool';
-import { ProvisionError } from './errors';
-import { Journal } from './journal';
+import { isUnreachableCode } from './errors';
+import type { Journal } from './journal';
 import {
-  boolArg, checkPool, connArg, ensurePool, ensureSecret, nameArg, objectArg, poolVolumes, said, setPoolAutostart, startPool, textArg, timeoutMsArg,
-  type PoolSpec, type PoolVolume,
+  boolArg, connArg, nameArg, objectArg, provisionCall, provisionPool, said, textArg, timeoutMsArg, type PoolSpec, type PoolVolume,
 } from './steps';
 
 /** libvirt's (and Ceph's msgr v1) monitor port when a monitor names none. */
@@ -148,21 +147,28 @@ function describe(def: StoragePoolDefinition): string {
     const dev = def.source?.devices?.[0]?.path ?? def.target?.path;
     return `${def.type} pool${dev ? ` on ${dev}` : ''}`;
   }
-  return `rbd pool on Ceph pool ${def.source?.name ?? '?'}`;
+  const mons = (def.source?.hosts ?? []).map((h) => (h.name.includes(':') ? `[${h.name}]` : h.name) + `:${h.port ?? CEPH_MON_PORT}`);
+  return `rbd pool on Ceph pool ${def.source?.name ?? '?'}${mons.length ? ` (monitors ${mons.join(', ')})` : ''}`;
+}
+
+/** What a monitor check found wrong: in words, and whether nothing answers at the address. */
+interface MonitorProblem {
+  words: string;
+  unreachable: boolean;
 }
 
 /** Connects to a monitor and waits for its banner (`ceph v027` for msgr v1, `ceph v2` for v2). */
-function probeMonitor(host: string, port: number, timeoutMs: number): Promise<string | null> {
+function probeMonitor(host: string, port: number, timeoutMs: number): Promise<MonitorProblem | null> {
   return new Promise((resolve) => {
     let got = Buffer.alloc(0);
     const sock = net.connect({ host, port });
-    const done = (problem: string | null) => {
+    const done = (problem: string | null, unreachable = false) => {
       clearTimeout(timer);
       sock.destroy();
-      resolve(problem);
+      resolve(problem === null ? null : { words: problem, unreachable });
     };
     const timer = setTimeout(() => done(got.length ? 'answered, but not as a Ceph monitor' : `no answer within ${timeoutMs} ms`), timeoutMs);
-    sock.on('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'connection refused' : e.message));
+    sock.on('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'connection refused' : e.message, isUnreachableCode(e.code)));
     sock.on('data', (d: Buffer) => {
       got = Buffer.concat([got, d]).subarray(0, 16);
       if (got.length >= 6) done(got.subarray(0, 6).toString('latin1') === 'ceph v' ? null : 'answered, but not as a Ceph monitor');
@@ -194,34 +200,37 @@ function cephxRefusal(c: Checked, journal: Journal, answered: string[]): (err: u
 /**
  * Provisions a Ceph RBD pool, idempotently, like {@link provisionIscsiPool}: preflight (a
  * monitor answers with Ceph's banner), the secret (usage `ceph`, value the key's bytes),
- * the pool (defined, or updated when a pool of that name uses the same Ceph pool; otherwise
- * a `conflict`), started, autostart set; resolves to the pool and its images. A start that
- * fails although the monitors answered is an `auth` error (cephx refused the user or key).
- * Rolls back what it did on failure (see provisionIscsiPool for the rules).
+ * the pool (defined, or updated when a pool of that name uses the same Ceph pool through at
+ * least one of the same monitors; otherwise a `conflict`), started, autostart set; resolves to
+ * the pool and its images. A start that fails although the monitors answered is an `auth` error
+ * (cephx refused the user or key). Rolls back what it did on failure (see provisionIscsiPool for
+ * the rules).
  */
 export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions): Promise<ProvisionedRbdPool> {
   connArg(conn);
   const c = check(options);
-  const journal = new Journal();
-  journal.wipeLater(c.key);
-  try {
+  return provisionCall(c.name, async (journal) => {
     let answered: string[] = [];
     if (c.preflight) {
       const results = await Promise.all(c.monitors.map(async (m) => ({ m, problem: await probeMonitor(m.host, m.port, c.timeoutMs) })));
       const ok = results.filter((r) => r.problem === null);
       if (ok.length === 0) {
-        const refused = results.every((r) => r.problem === 'connection refused');
-        const list = results.map((r) => `${r.m.address}: ${r.problem}`).join('; ');
-        throw await journal.fail('preflight', refused ? 'unreachable' : 'timeout', `no Ceph monitor answers (${list}). Nothing was changed in libvirt.`);
+        const unreachable = results.every((r) => r.problem?.unreachable);
+        const list = results.map((r) => `${r.m.address}: ${r.problem?.words}`).join('; ');
+        throw await journal.fail('preflight', unreachable ? 'unreachable' : 'timeout', `no Ceph monitor answers (${list}). Nothing was changed in libvirt.`);
       }
       answered = ok.map((r) => r.m.address);
       journal.did(`checked the Ceph monitors: ${answered.join(', ')} answer`);
     }
     const def = definition(c);
-    const poolSpec: PoolSpec = {
+    const spec: PoolSpec = {
       definition: def,
       describe,
-      sameStorage: (e) => e.type === 'rbd' && e.source?.name === c.cephPool,
+      // The same Ceph pool of the same cluster: at least one monitor in common (the list may change).
+      sameStorage: (e) =>
+        e.type === 'rbd' &&
+        e.source?.name === c.cephPool &&
+        (e.source.hosts ?? []).some((h) => c.monitors.some((m) => m.host === h.name && m.port === (h.port ?? CEPH_MON_PORT))),
       apply: (e) => {
         if (e.type !== 'rbd') return;
         e.source = { ...e.source, ...def.source };
@@ -229,22 +238,8 @@ export async function provisionRbdPool(conn: Connection, options: RbdPoolOptions
         else delete e.rbdConfig;
       },
     };
-    const found = await checkPool(conn, journal, poolSpec); // before the secret: a conflict changes nothing
-    const secret = await ensureSecret(conn, journal, {
-      usage: { type: 'ceph', name: c.secretUsage },
-      value: c.key,
-      description: `cephx key of client.${c.user} (pool ${c.name})`,
-      pool: c.name,
-    });
-    const pool = await ensurePool(conn, journal, poolSpec, found);
-    await startPool(journal, pool, cephxRefusal(c, journal, answered));
-    await setPoolAutostart(journal, pool, c.autostart);
-    const volumes = await poolVolumes(journal, pool);
-    return { pool, secret, volumes, actions: [...journal.actions] };
-  } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw await journal.fail('pool', 'failed', `provisioning pool ${c.name} failed: ${said(err)}.`, err);
-  } finally {
-    journal.finish();
-  }
+    const secret = { usage: { type: 'ceph' as const, name: c.secretUsage }, value: c.key, description: `cephx key of client.${c.user} (pool ${c.name})` };
+    const done = await provisionPool(conn, journal, { pool: spec, secret, autostart: c.autostart, recover: cephxRefusal(c, journal, answered) });
+    return { pool: done.pool, secret: done.secret!, volumes: done.volumes, actions: [...journal.actions] };
+  }, c.key);
 }

@@ -10,8 +10,8 @@ import type { Secret } from '../secret';
 import type { StoragePool } from '../storage-pool';
 import type { StorageVolume } from '../storage-volume';
 import { buildPoolXml, parsePoolXml, type StoragePoolDefinition } from '../xml/pool';
-import { ProvisionError } from './errors';
-import type { Journal } from './journal';
+import { poolDefineReason, ProvisionError } from './errors';
+import { Journal } from './journal';
 
 // ---- argument checks (TypeError before anything touches libvirt or the network) ----
 
@@ -41,6 +41,13 @@ export function nameArg(v: unknown, what: string): string {
 export function boolArg(v: unknown, what: string): boolean | undefined {
   if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${what} must be a boolean`);
   return v as boolean | undefined;
+}
+
+/** An integer from `min` to `max`: a TypeError for anything else, a RangeError out of range. */
+export function integerArg(v: unknown, what: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${what} must be an integer`);
+  if (v < min || v > max) throw new RangeError(`${what} must be from ${min} to ${max}`);
+  return v;
 }
 
 export function timeoutMsArg(v: unknown, what: string, fallback: number): number {
@@ -259,7 +266,8 @@ export async function ensurePool(conn: Connection, journal: Journal, spec: PoolS
     try {
       defined = await conn.defineStoragePool(spec.definition);
     } catch (err) {
-      throw await journal.fail('pool', 'failed', `defining pool ${name} failed: ${said(err)}.`, err);
+      const reason = poolDefineReason(err);
+      throw await journal.fail('pool', reason, `defining pool ${name} failed: ${reason === 'conflict' ? 'another pool already uses this storage: ' : ''}${said(err)}.`, err);
     }
     journal.did(`defined pool ${name} (${defined.uuid})`, { what: `removed the definition of pool ${name}`, run: () => defined.undefine() });
     return defined;
@@ -274,13 +282,22 @@ export async function ensurePool(conn: Connection, journal: Journal, spec: PoolS
   try {
     await conn.defineStoragePool(existing);
   } catch (err) {
-    throw await journal.fail('pool', 'failed', `updating the definition of pool ${name} failed: ${said(err)}.`, err);
+    const reason = poolDefineReason(err);
+    throw await journal.fail('pool', reason, `updating the definition of pool ${name} failed: ${reason === 'conflict' ? 'another pool already uses this storage: ' : ''}${said(err)}.`, err);
   }
   const active = await found.isActive().catch(() => false);
   journal.did(`updated the definition of pool ${name}${active ? ' (it is running: the new definition applies from its next start)' : ''}`, {
     what: `restored the previous definition of pool ${name}`,
     run: () => conn.defineStoragePool(oldXml),
   });
+  if (active) {
+    try {
+      await found.refresh();
+    } catch (err) {
+      throw await journal.fail('pool', 'failed', `refreshing the running pool ${name} after its update failed: ${said(err)}.`, err);
+    }
+    journal.did(`refreshed pool ${name} (its volumes listed again)`);
+  }
   return found;
 }
 
@@ -303,7 +320,7 @@ export async function startPool(journal: Journal, pool: StoragePool, recover?: (
       await pool.start();
     }
   } catch (err) {
-    if (err instanceof Error && err.name === 'ProvisionError') throw err;
+    if (err instanceof ProvisionError) throw err;
     throw await journal.fail('start', 'failed', `pool ${pool.name} did not start: ${said(err)}.`, err);
   }
   journal.did(`started pool ${pool.name}`, { what: `stopped pool ${pool.name}`, run: () => pool.destroy() });
@@ -350,5 +367,52 @@ export async function poolVolumes(journal: Journal, pool: StoragePool): Promise<
     }));
   } catch (err) {
     throw await journal.fail('volumes', 'failed', `listing the volumes of pool ${pool.name} failed: ${said(err)}.`, err);
+  }
+}
+
+// ---- the sequence every helper shares ----
+
+/** What {@link provisionPool} sets up, after a helper's own preflight. */
+export interface PoolPlan {
+  pool: PoolSpec;
+  /** The secret the pool authenticates with; none without. */
+  secret?: Omit<SecretSpec, 'pool'>;
+  autostart: boolean;
+  /** Recorded in the actions just before the start (how libvirt will treat the pool). */
+  note?: string;
+  /** May fix a failed start once (see {@link startPool}). */
+  recover?: (err: unknown) => Promise<string | null>;
+}
+
+/**
+ * The pool of the plan's name checked (read-only: a conflict changes nothing), the secret found
+ * or defined, the pool defined or updated, started, autostart set, its volumes listed; each step
+ * in the journal.
+ */
+export async function provisionPool(conn: Connection, journal: Journal, plan: PoolPlan): Promise<{ pool: StoragePool; secret: Secret | null; volumes: PoolVolume[] }> {
+  const found = await checkPool(conn, journal, plan.pool);
+  const secret = plan.secret ? await ensureSecret(conn, journal, { ...plan.secret, pool: plan.pool.definition.name }) : null;
+  const pool = await ensurePool(conn, journal, plan.pool, found);
+  if (plan.note) journal.did(plan.note);
+  await startPool(journal, pool, plan.recover);
+  await setPoolAutostart(journal, pool, plan.autostart);
+  return { pool, secret, volumes: await poolVolumes(journal, pool) };
+}
+
+/**
+ * Runs one provisioning call for pool `name` with a journal of its own: a failure that is not a
+ * ProvisionError yet is rolled back and becomes one; `wipe` (a key's bytes) is zeroed at the end
+ * either way, as is what the journal was given to wipe.
+ */
+export async function provisionCall<T>(name: string, run: (journal: Journal) => Promise<T>, wipe?: Uint8Array): Promise<T> {
+  const journal = new Journal();
+  if (wipe) journal.wipeLater(wipe);
+  try {
+    return await run(journal);
+  } catch (err) {
+    if (err instanceof ProvisionError) throw err;
+    throw await journal.fail('pool', 'failed', `provisioning pool ${name} failed: ${said(err)}.`, err);
+  } finally {
+    journal.finish();
   }
 }

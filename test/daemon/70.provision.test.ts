@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { inspect } from 'node:util';
 import {
-  connect, defineGuest, findIscsiadm, guestsUsingPool, IscsiError, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
+  connect, defineGuest, guestsUsingPool, IscsiError, ISCSIADM_PATHS, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
   provisionGuest, provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool, type Connection,
 } from 'virtkit';
 import { daemonUri, privateLibvirtd, tempDir, testEnv, type IscsiTarget } from '../helpers';
@@ -415,13 +415,13 @@ if (skip) {
     const opts = options(name);
     const second = await provisionIscsiPool(conn, opts);
     t.equal(second.pool.uuid, first.pool.uuid);
-    t.match(second.actions.join('\n'), /updated the definition of pool .* \(it is running: the new definition applies from its next start\)/);
+    t.match(second.actions.join('\n'), /updated the definition of pool .* \(it is running: the new definition applies from its next start\)\nrefreshed pool /, 'and refreshed it');
     t.equal(parsePoolXml(await second.pool.getXML(1)).source?.initiatorIqn, opts.initiatorIqn, 'the persistent definition has the new IQN');
     t.equal(await second.pool.autostart(), true);
   });
 
   t.test('an iscsi (kernel initiator) pool: defined with /dev/disk/by-path; its start fails without iscsiadm and everything is rolled back', {
-    skip: findIscsiadm() ? 'iscsiadm is installed here: this test is about a host without it' : false,
+    skip: ISCSIADM_PATHS.some((p) => fs.existsSync(p)) ? 'iscsiadm is installed here: this test is about a host without it' : false,
   }, async (t) => {
     const conn = await open(t);
     const name = `vk-kern-${id()}`;
@@ -469,10 +469,23 @@ if (skip) {
       for (const s of sockets) s.destroy();
       silent.close();
     });
+    const nameless = await provisionError(provisionRbdPool(conn, { ...base, monitors: ['no-such-monitor.invalid'], timeoutMs: 5000 }));
+    t.match(nameless, { step: 'preflight', reason: 'unreachable' }, 'a monitor name that does not resolve is unreachable, not a timeout');
+
     const quiet = await provisionError(provisionRbdPool(conn, { ...base, monitors: [{ host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port }], timeoutMs: 300 }));
     t.match(quiet, { step: 'preflight', reason: 'timeout' });
     t.match(quiet.message, /no answer within 300 ms/);
     t.same(await snapshot(conn), before, 'the preflight failures changed nothing');
+
+    const elsewhere = await conn.defineStoragePool({ type: 'rbd', name, source: { name: 'rbd', hosts: [{ name: '127.0.0.1', port: closedPort }] } });
+    const elsewhereXml = await elsewhere.getXML();
+    const mid = await snapshot(conn);
+    const otherCluster = await provisionError(provisionRbdPool(conn, { ...base, monitors: [`127.0.0.2:${closedPort}`], preflight: false }));
+    t.match(otherCluster, { step: 'pool', reason: 'conflict' }, 'the same Ceph pool name through other monitors is another cluster\'s');
+    t.match(otherCluster.message, `(rbd pool on Ceph pool rbd (monitors 127.0.0.1:${closedPort}), not rbd pool on Ceph pool rbd (monitors 127.0.0.2:${closedPort}))`);
+    t.equal(await elsewhere.getXML(), elsewhereXml);
+    t.same(await snapshot(conn), mid);
+    await elsewhere.undefine();
 
     const started = Date.now();
     const late = await provisionError(provisionRbdPool(conn, { ...base, preflight: false, config: { client_mount_timeout: '2' } }));
@@ -498,6 +511,12 @@ if (skip) {
     const again = await provisionMultipathPool(conn, { name });
     t.equal(again.pool.uuid, r.pool.uuid);
     t.match(again.actions.join('\n'), /defined as wanted[\s\S]*running already/);
+    const mid = await snapshot(conn);
+    const second = await provisionError(provisionMultipathPool(conn, { name: `${name}-2` }));
+    t.match(second, { step: 'pool', reason: 'conflict' }, 'libvirt\'s "Storage source conflict" (one mpath pool per host) is a conflict');
+    t.match(second.message, `defining pool ${name}-2 failed: another pool already uses this storage: `);
+    t.match(second.message, `Storage source conflict with pool: '${name}'`);
+    t.same(await snapshot(conn), mid);
     await teardownPool(conn, name);
     t.same(await snapshot(conn), before);
   });

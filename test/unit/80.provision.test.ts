@@ -4,9 +4,10 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import {
-  buildDomainXml, buildPoolXml, cephKeyBytes, findIscsiadm, GUEST_METADATA_NS, guestDefinition, iscsiadmLogoutArgs, iscsiPoolDefinition, isLocalUri,
+  buildDomainXml, buildPoolXml, cephKeyBytes, findIscsiadm, IscsiError, GUEST_METADATA_NS, guestDefinition, iscsiadmLogoutArgs, iscsiPoolDefinition, isLocalUri,
   isStaleSessionError, LibvirtError, logoutStaleSession, multipathPoolDefinition, parsePoolXml, rbdPoolDefinition,
 } from 'virtkit';
+import { iscsiReason, iscsiWords, isUnreachableCode, poolDefineReason, type IscsiStep } from '../../lib/provision/errors';
 import { canValidateXml, validateXml } from '../helpers';
 
 const iscsiOpts = {
@@ -149,8 +150,10 @@ t.test('guest definition: volume and path disks, a CD-ROM, a network, the define
   t.match(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [], cpu: 'host-passthrough' })), /<cpu mode="host-passthrough"/);
   t.match(buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [], cdrom: '/srv/iso/a.iso' })), /<disk type="file" device="cdrom">\s*<driver name="qemu" type="raw"\/>\s*<source file="\/srv\/iso\/a.iso"\/>/, 'a CD-ROM by path');
   for (const [what, change] of [
-    ['memory', { memoryMiB: 0 }],
+    ['memory', { memoryMiB: '64' }],
     ['vcpus', { vcpus: 1.5 }],
+    ['relative disk path', { disks: [{ path: 'b.img' }] }],
+    ['network', { network: { bridge: 'br0', mode: 'vepa' } }],
     ['firmware', { firmware: 'efi' }],
     ['disks', { disks: {} }],
     ['disk', { disks: [{ pool: 'p' }] }],
@@ -158,6 +161,13 @@ t.test('guest definition: volume and path disks, a CD-ROM, a network, the define
     ['cpu', { cpu: 'host' }],
     ['start', { start: 1 }],
   ] as const) t.throws(() => guestDefinition({ ...{ name: 'g', memoryMiB: 64, vcpus: 1, disks: [] }, ...change } as never), TypeError, what);
+  for (const change of [{ memoryMiB: 0 }, { memoryMiB: 2 ** 33 }, { vcpus: 0 }, { vcpus: 4097 }])
+    t.throws(() => guestDefinition({ name: 'g', memoryMiB: 64, vcpus: 1, disks: [], ...change }), RangeError, JSON.stringify(change));
+  t.match(
+    buildDomainXml(guestDefinition({ name: 'w', memoryMiB: 64, vcpus: 1, disks: [], network: { direct: 'eth0', mode: 'bridge', mac: '52:54:00:AA:BB:CC', model: 'e1000e' } })),
+    /<interface type="direct">\s*<mac address="52:54:00:aa:bb:cc"\/>\s*<source dev="eth0" mode="bridge"\/>\s*<model type="e1000e"\/>/,
+    'a checked interface: direct, its mode, the MAC, the model',
+  );
 });
 
 t.test('guest definition: a volume of an rbd pool becomes a network disk (libvirt 9.0 refuses it as a volume disk)', async (t) => {
@@ -227,8 +237,42 @@ t.test('local libvirt URIs (where iscsiadm would run on the right host)', async 
 t.test('logging out a stale session: refused for a remote libvirt host, and where iscsiadm is missing, each naming the command to run', async (t) => {
   const remote = await logoutStaleSession('qemu+ssh://root@kvm1/system', 'iqn.2026-11.org.example:t', '10.0.0.5').then(() => null, (e: unknown) => e as Error);
   t.match(remote?.message, 'the session is on the libvirt host of qemu+ssh://root@kvm1/system, not this one; log it out with: iscsiadm --mode node --targetname iqn.2026-11.org.example:t --portal 10.0.0.5:3260 --logout, there');
-  t.test('without iscsiadm', { skip: findIscsiadm() ? `iscsiadm is installed (${findIscsiadm()}): running it would log out real sessions` : false }, async (t) => {
+  const found = findIscsiadm();
+  t.type(found, Promise, 'findIscsiadm looks without blocking the event loop');
+  const bin = await found;
+  t.test('without iscsiadm', { skip: bin ? `iscsiadm is installed (${bin}): running it would log out real sessions` : false }, async (t) => {
     const missing = await logoutStaleSession('qemu:///system', 'iqn.2026-11.org.example:t', '10.0.0.5').then(() => null, (e: unknown) => e as Error);
     t.match(missing?.message, /^iscsiadm \(Debian package open-iscsi\) is not installed here to log it out; log it out with: iscsiadm --mode node/);
   });
+});
+
+t.test('iSCSI failures classified: CHAP (2/1) apart from the ACL (2/2), a missing target (2/3) apart from a dead portal, a portal that wants CHAP', async (t) => {
+  const login = (status: number | undefined, kind: 'auth' | 'connect' = status === 0x0201 || status === 0x0202 ? 'auth' : 'connect') =>
+    new IscsiError({ kind, op: 'login', message: 'login failed', ...(status === undefined ? {} : { loginStatus: status }) });
+  t.equal(iscsiReason(login(0x0201)), 'auth', '2/1: authentication failure');
+  t.equal(iscsiReason(login(0x0202)), 'denied', '2/2: authorization failure (the ACL)');
+  t.equal(iscsiReason(login(0x0203)), 'no-target', '2/3: not found');
+  t.equal(iscsiReason(login(0x0204)), 'no-target', '2/4: target removed');
+  t.equal(iscsiReason(login(0x0300)), 'failed', '3/0: a target error is not unreachable');
+  t.equal(iscsiReason(login(undefined)), 'unreachable', 'connect without a login status: nothing answered');
+  t.equal(iscsiReason(new IscsiError({ kind: 'auth', op: 'login', message: 'the target\'s mutual CHAP answer did not verify' })), 'auth');
+  t.equal(iscsiReason(new IscsiError({ kind: 'timeout', op: 'connect', message: 'x' })), 'timeout');
+  t.equal(iscsiReason(new Error('x')), 'failed');
+
+  const step: IscsiStep = { stage: 'login', portal: '10.0.0.5:3260', target: 'iqn.2026-11.org.example:t', initiatorIqn: 'iqn.2026-11.org.example:i', chapUser: 'u', timeoutMs: 100 };
+  t.match(iscsiWords('auth', login(0x0201), step), /was refused \(CHAP user u\): wrong CHAP user name or password$/);
+  const denied = iscsiWords('denied', login(0x0202), step);
+  t.match(denied, 'initiator iqn.2026-11.org.example:i is not allowed in (the target\'s ACL; not a CHAP problem)');
+  t.notMatch(denied, /wrong CHAP/, 'an ACL refusal does not blame the password');
+  t.equal(iscsiWords('no-target', login(0x0203), step), 'the portal 10.0.0.5:3260 answered, but has no target iqn.2026-11.org.example:t');
+  t.equal(iscsiWords('auth', login(0x0201), { ...step, stage: 'discovery', chapUser: undefined }), 'the portal 10.0.0.5:3260 refused the discovery login: the portal wants CHAP (options.chap)');
+  t.match(iscsiWords('auth', login(0x0201), { ...step, chapUser: undefined }), /the target wants CHAP \(options\.chap\)$/);
+});
+
+t.test('socket errors: refused, no route and names that do not resolve are unreachable; libvirt\'s storage source conflict is a conflict', async (t) => {
+  for (const code of ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']) t.equal(isUnreachableCode(code), true, code);
+  for (const code of ['ETIMEDOUT', 'ECONNRESET', undefined]) t.equal(isUnreachableCode(code), false, String(code));
+  const err = (message: string) => new LibvirtError({ code: 1, domain: 18, level: 2, message });
+  t.equal(poolDefineReason(err("operation failed: Storage source conflict with pool: 'gw1'")), 'conflict');
+  t.equal(poolDefineReason(err('operation failed: pool is already active')), 'failed');
 });

@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
+import { inspect } from 'node:util';
 import * as vm from 'node:vm';
+import type { Connection } from 'virtkit';
 
 /** The repository root (tests run from dist/test/<tier>/). */
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -179,4 +181,28 @@ export function privateLibvirtd(t: { teardown: (fn: () => unknown) => void }): {
   const env = privateEnv(t, 'virtkit-own', 'iscsi,ceph');
   if (isSkipped(env.libvirt)) return { skip: `private libvirtd not available: ${env.libvirt.skipped}` };
   return { uri: env.libvirt.uri };
+}
+
+/** Every way an error can show itself: message, stack, inspect, JSON (to look for secrets in). */
+export const shown = (err: unknown): string =>
+  `${String(err)}\n${(err as Error).stack}\n${inspect(err, { depth: 6 })}\n${JSON.stringify(err)}`;
+
+/**
+ * libvirt's lists of secrets, pools and domains, each entry with what identifies it and its
+ * state: equal before and after a call that must leave libvirt as it was.
+ */
+export async function libvirtLists(conn: Connection): Promise<{ secrets: string[]; pools: string[]; domains: string[] }> {
+  const pools = await Promise.all(
+    (await conn.listAllStoragePools()).map(async (p) => `${p.name} ${p.uuid} ${(await p.info()).stateName} autostart=${await p.autostart()}`),
+  );
+  const domains = await Promise.all((await conn.listAllDomains()).map(async (d) => `${d.name} ${d.uuid} ${(await d.state()).stateName}`));
+  const secrets = (await conn.listAllSecrets()).map((x) => `${x.usageType}:${x.usageId} ${x.uuid}`);
+  return { secrets: secrets.sort(), pools: pools.sort(), domains: domains.sort() };
+}
+
+/** The error `p` rejects with; anything else (a resolution, another class) throws. */
+export async function rejection<E>(p: Promise<unknown>, cls: abstract new (...args: never[]) => E): Promise<E> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  if (!(err instanceof cls)) throw new Error(`expected a ${cls.name}, got ${inspect(err)}`);
+  return err;
 }

@@ -5,7 +5,6 @@
 // size checked against Ceph's own `rbd info`.
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { inspect } from 'node:util';
 import {
   connect,
   LibvirtError,
@@ -14,15 +13,12 @@ import {
   type RbdPool,
   type StoragePool,
 } from 'virtkit';
-import { cephCli, cephEnv, cephJson, daemonUri, type CephEnv } from '../helpers';
+import { cephCli, cephEnv, cephJson, daemonUri, type CephEnv, shown } from '../helpers';
 
 const MiB = 1024 * 1024;
 const lv = daemonUri();
 const ce = cephEnv();
 const skip = 'skip' in lv ? lv.skip : 'skip' in ce ? ce.skip : false;
-
-/** Every way an error can show itself: message, stack, inspect, JSON. */
-const shown = (err: unknown) => `${String(err)}\n${(err as Error).stack}\n${inspect(err, { depth: 5 })}\n${JSON.stringify(err)}`;
 
 const rbdSize = (ceph: CephEnv, image: string) => cephJson<{ size: number }>(ceph, 'rbd', ['info', image]).size;
 

@@ -6,9 +6,8 @@ import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inspect } from 'node:util';
 import { connect, iscsi, IscsiError, LibvirtError, type IscsiDirectPool } from 'virtkit';
-import { cephCli, cephEnv, cephJson, daemonUri, tempDir, type CephEnv, type RbdTarget } from '../helpers';
+import { cephCli, cephEnv, cephJson, daemonUri, tempDir, type CephEnv, type RbdTarget, shown } from '../helpers';
 
 const ce = cephEnv();
 const gw = 'skip' in ce ? null : 'skipped' in ce.ceph.iscsi ? null : ce.ceph.iscsi;
@@ -16,8 +15,6 @@ const skip = 'skip' in ce ? ce.skip : !gw ? `the Ceph gateway tgtd is not runnin
 const lv = daemonUri();
 
 const initiator = () => `iqn.2026-11.org.virtkit.test:rbd-gw-${randomUUID().slice(0, 8)}`;
-const shown = (err: unknown) => `${String(err)}\n${(err as Error).stack}\n${inspect(err, { depth: 5 })}\n${JSON.stringify(err)}`;
-
 if (skip) {
   t.test('RBD images behind tgtd', { skip }, async () => {});
 } else {

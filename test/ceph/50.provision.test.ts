@@ -9,36 +9,18 @@
 // libvirtd of this file's own (the Ceph monitor is on loopback: any libvirtd here reaches it).
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { inspect } from 'node:util';
 import {
   connect, defineGuest, guestsUsingPool, IscsiError, LibvirtError, parseDomainXml, parsePoolXml, ProvisionError, provisionIscsiPool, provisionRbdPool,
-  teardownGuest, teardownPool, type Connection,
+  teardownGuest, teardownPool,
 } from 'virtkit';
-import { cephCli, cephEnv, cephJson, privateLibvirtd, type CephEnv, type RbdTarget } from '../helpers';
+import { cephCli, cephEnv, cephJson, privateLibvirtd, type CephEnv, type RbdTarget, libvirtLists, shown, rejection } from '../helpers';
 
 const MiB = 1024 * 1024;
 const ce = cephEnv();
 const skip = 'skip' in ce ? ce.skip : false;
 const id = () => randomUUID().slice(0, 8);
 
-/** libvirt's lists, each entry with what identifies it and its state. */
-async function snapshot(conn: Connection) {
-  const pools = await Promise.all(
-    (await conn.listAllStoragePools()).map(async (p) => `${p.name} ${p.uuid} ${(await p.info()).stateName} autostart=${await p.autostart()}`),
-  );
-  const domains = await Promise.all((await conn.listAllDomains()).map(async (d) => `${d.name} ${d.uuid} ${(await d.state()).stateName}`));
-  const secrets = (await conn.listAllSecrets()).map((s) => `${s.usageType}:${s.usageId} ${s.uuid}`);
-  return { secrets: secrets.sort(), pools: pools.sort(), domains: domains.sort() };
-}
-
-/** Every way an error can show itself. */
-const shown = (err: unknown) => `${String(err)}\n${(err as Error).stack}\n${inspect(err, { depth: 6 })}\n${JSON.stringify(err)}`;
-
-async function provisionError(p: Promise<unknown>): Promise<ProvisionError> {
-  const err = await p.then(() => null, (e: unknown) => e);
-  if (!(err instanceof ProvisionError)) throw new Error(`expected a ProvisionError, got ${inspect(err)}`);
-  return err;
-}
+const provisionError = (p: Promise<unknown>) => rejection(p, ProvisionError);
 
 const rbdInfo = (ceph: CephEnv, image: string) => cephJson<{ size: number; objects: number; object_size: number }>(ceph, 'rbd', ['info', image]);
 /** Ceph's clients watching an image (QEMU's librbd holds a watch while the disk is open). */
@@ -66,7 +48,7 @@ if (skip) {
 
   t.test('provisionRbdPool: monitor checked, ceph secret, rbd pool started; run twice, nothing duplicated; torn down, nothing left', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-cprov-${id()}`;
     t.teardown(() => teardownPool(conn, name, { guests: 'remove' }).catch(() => undefined));
 
@@ -100,20 +82,20 @@ if (skip) {
       t.equal(v?.type, 'network');
       t.equal(v?.capacity, rbdInfo(ceph, im.image).size, `${im.image}: capacity = rbd info size`);
     }
-    const once = await snapshot(conn);
+    const once = await libvirtLists(conn);
     t.equal(once.secrets.length, before.secrets.length + 1, 'one secret more');
     t.equal(once.pools.length, before.pools.length + 1, 'one pool more');
 
     const again = await provisionRbdPool(conn, options(name));
     t.equal(again.pool.uuid, r.pool.uuid, 'the same pool');
     t.equal(again.secret.uuid, r.secret.uuid, 'the same secret');
-    t.same(await snapshot(conn), once, 'nothing duplicated, nothing changed');
+    t.same(await libvirtLists(conn), once, 'nothing duplicated, nothing changed');
     t.notMatch(again.actions.join('\n'), /defined (secret|pool)|started pool/, 'the second run defined and started nothing');
     t.match(again.actions.join('\n'), /found secret ceph:.* and set its value\n.*found pool .* defined as wanted\n.*running already/);
 
     t.same(await teardownPool(conn, name), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `removed secret ceph:${name}-ceph`]);
     t.same(await teardownPool(conn, name), [], 'a second teardown has nothing to do');
-    t.same(await snapshot(conn), before, 'the daemon holds what it held before');
+    t.same(await libvirtLists(conn), before, 'the daemon holds what it held before');
   });
 
   t.test('volumes of the provisioned pool: created, resized, deleted through virtkit; sizes as rbd info gives them', async (t) => {
@@ -150,7 +132,7 @@ if (skip) {
 
   t.test('defineGuest on an RBD volume: a network disk with the pool\'s monitors and secret; started, running, torn down with the pool', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-cguest-${id()}`;
     const volName = `${name}-disk`;
     const image = `${ceph.pool}/${volName}`;
@@ -179,11 +161,11 @@ if (skip) {
     const redefined = await defineGuest(conn, { name: guest, memoryMiB: 96, vcpus: 1, disks: [{ pool: name, volume: volName }], start: true });
     t.equal(redefined.uuid, dom.uuid, 'a second defineGuest updates the same guest');
     t.same(await guestsUsingPool(conn, name), [guest], 'guestsUsingPool finds it on the rbd pool');
-    const mid = await snapshot(conn);
+    const mid = await libvirtLists(conn);
     const inUse = await provisionError(teardownPool(conn, name));
     t.match(inUse, { step: 'teardown', reason: 'in-use' });
     t.match(inUse.message, guest);
-    t.same(await snapshot(conn), mid, 'a refused teardown removes nothing');
+    t.same(await libvirtLists(conn), mid, 'a refused teardown removes nothing');
 
     // The guest first (the image is in use while it runs), then the image, then pool and secret.
     t.same(await teardownGuest(conn, guest), [`stopped guest ${guest}`, `removed guest ${guest}`]);
@@ -191,12 +173,12 @@ if (skip) {
     await vol.delete();
     t.not(cephCli(ceph, 'rbd', ['info', image]).status, 0, 'the image is deleted');
     t.same(await teardownPool(conn, name, { guests: 'remove' }), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `removed secret ceph:${name}-ceph`]);
-    t.same(await snapshot(conn), before, 'the daemon holds what it held before');
+    t.same(await libvirtLists(conn), before, 'the daemon holds what it held before');
   });
 
   t.test('teardownPool with guests: \'remove\' removes a running guest on an RBD volume, then the pool and its secret', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-crm-${id()}`;
     const image = `${ceph.pool}/${name}-disk`;
     t.teardown(() => teardownPool(conn, name, { guests: 'remove' }).catch(() => undefined));
@@ -209,12 +191,12 @@ if (skip) {
     ]);
     t.same(watchers(ceph, image), [], 'nobody holds the image any more');
     t.equal(cephCli(ceph, 'rbd', ['rm', image]).status, 0, 'the image (storage behind the pool, left by teardownPool) is removed with rbd rm');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('a wrong Ceph key: an auth error at the start, in plain words, no key in it, nothing left behind', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-cbad-${id()}`;
     t.teardown(() => teardownPool(conn, name).catch(() => undefined));
     // A well-formed cephx key (type 1, creation time, 16 secret bytes) that is not client.virtkit's.
@@ -233,7 +215,7 @@ if (skip) {
     const text = shown(err);
     t.notMatch(text, wrong, 'the wrong key appears nowhere');
     t.notMatch(text, ceph.key, 'nor the right one');
-    t.same(await snapshot(conn), before, 'secrets, pools and domains as before');
+    t.same(await libvirtLists(conn), before, 'secrets, pools and domains as before');
   });
 
   const gw = 'skipped' in ceph.iscsi ? null : ceph.iscsi;
@@ -245,7 +227,7 @@ if (skip) {
 
   t.test('provisionIscsiPool on the Ceph gateway: RBD images behind tgtd as volumes, a guest running on each, torn down', { skip: gwSkip }, async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const target = gw!.targets[0] as RbdTarget;
     const name = `vk-cgw-${id()}`;
     t.teardown(() => teardownPool(conn, name, { guests: 'remove' }).catch(() => undefined));
@@ -276,12 +258,12 @@ if (skip) {
     const actions = await teardownPool(conn, name, { guests: 'remove' });
     t.equal(actions.filter((a) => a.startsWith('removed guest')).length, target.luns.length, 'the guests went first');
     t.same(actions.slice(-3), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `removed secret iscsi:${name}-chap`]);
-    t.same(await snapshot(conn), before, 'the daemon holds what it held before');
+    t.same(await libvirtLists(conn), before, 'the daemon holds what it held before');
   });
 
   t.test('a wrong CHAP password for the Ceph gateway: a preflight auth error, no password in it, libvirt untouched', { skip: gwSkip }, async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const opts = gwOptions(`vk-cgwbad-${id()}`);
     const wrong = `wrong-${randomBytes(6).toString('hex')}`;
     const err = await provisionError(provisionIscsiPool(conn, { ...opts, chap: { username: opts.chap.username, password: wrong } }));
@@ -291,6 +273,6 @@ if (skip) {
     t.same(err.actions, []);
     t.notMatch(shown(err), wrong, 'the wrong password appears nowhere');
     t.notMatch(shown(err), opts.chap.password, 'nor the right one');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 }

@@ -8,12 +8,11 @@ import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { inspect } from 'node:util';
 import {
   connect, defineGuest, guestsUsingPool, IscsiError, ISCSIADM_PATHS, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
-  provisionGuest, provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool, type Connection,
+  provisionGuest, provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool,
 } from 'virtkit';
-import { daemonUri, privateLibvirtd, tempDir, testEnv, type IscsiTarget } from '../helpers';
+import { daemonUri, privateLibvirtd, tempDir, testEnv, type IscsiTarget, libvirtLists, shown, rejection } from '../helpers';
 
 const shared = daemonUri();
 const env = testEnv();
@@ -24,24 +23,7 @@ const skip = 'skip' in shared ? shared.skip : !tgt || !guests ? `no tgtd target 
 const id = () => randomUUID().slice(0, 8);
 const initiator = () => `iqn.2026-11.org.virtkit.test:provision-${id()}`;
 
-/** libvirt's lists, each entry with what identifies it and its state. */
-async function snapshot(conn: Connection) {
-  const pools = await Promise.all(
-    (await conn.listAllStoragePools()).map(async (p) => `${p.name} ${p.uuid} ${(await p.info()).stateName} autostart=${await p.autostart()}`),
-  );
-  const domains = await Promise.all((await conn.listAllDomains()).map(async (d) => `${d.name} ${d.uuid} ${(await d.state()).stateName}`));
-  const secrets = (await conn.listAllSecrets()).map((s) => `${s.usageType}:${s.usageId} ${s.uuid}`);
-  return { secrets: secrets.sort(), pools: pools.sort(), domains: domains.sort() };
-}
-
-/** Every way an error can show itself. */
-const shown = (err: unknown) => `${String(err)}\n${(err as Error).stack}\n${inspect(err, { depth: 6 })}\n${JSON.stringify(err)}`;
-
-async function provisionError(p: Promise<unknown>): Promise<ProvisionError> {
-  const err = await p.then(() => null, (e: unknown) => e);
-  if (!(err instanceof ProvisionError)) throw new Error(`expected a ProvisionError, got ${inspect(err)}`);
-  return err;
-}
+const provisionError = (p: Promise<unknown>) => rejection(p, ProvisionError);
 
 if (skip) {
   t.test('provisioning on the daemon', { skip }, async () => {});
@@ -65,7 +47,7 @@ if (skip) {
 
   t.test('iscsi-direct on tgtd: preflight, secret, pool, volumes with their LUNs; run twice, nothing duplicated; torn down, nothing left', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-prov-${id()}`;
     const opts = options(name);
     t.teardown(() => teardownPool(conn, name, { guests: 'remove' }).catch(() => undefined));
@@ -104,23 +86,23 @@ if (skip) {
     t.equal(await r.pool.autostart(), true, 'autostart on');
     t.match(r.actions.join('\n'), /defined secret iscsi:.*\n.*set the value.*\n.*defined pool .*\n.*started pool .*\n.*set autostart on/);
     t.notMatch(r.actions.join('\n'), /note: /, 'no command-line note for an iscsi-direct pool');
-    const once = await snapshot(conn);
+    const once = await libvirtLists(conn);
 
     const again = await provisionIscsiPool(conn, opts);
     t.equal(again.pool.uuid, r.pool.uuid, 'the same pool');
     t.equal(again.secret!.uuid, r.secret!.uuid, 'the same secret');
-    t.same(await snapshot(conn), once, 'nothing duplicated, nothing changed');
+    t.same(await libvirtLists(conn), once, 'nothing duplicated, nothing changed');
     t.notMatch(again.actions.join('\n'), /defined (secret|pool)|started pool/, 'the second run defined and started nothing');
     t.match(again.actions.join('\n'), /defined as wanted[\s\S]*running already/);
 
     t.same(await teardownPool(conn, name), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `removed secret iscsi:${name}-chap`]);
     t.same(await teardownPool(conn, name), [], 'a second teardown has nothing to do');
-    t.same(await snapshot(conn), before, 'the daemon holds what it held before');
+    t.same(await libvirtLists(conn), before, 'the daemon holds what it held before');
   });
 
   t.test('five guests on the five LUNs: started, redefined in place, a missing volume and a foreign guest refused, torn down with the pool', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-provg-${id()}`;
     t.teardown(() => teardownPool(conn, name, { guests: 'remove' }).catch(() => undefined));
     const r = await provisionIscsiPool(conn, options(name));
@@ -143,7 +125,7 @@ if (skip) {
     t.match(inactive, /<memory unit='KiB'>98304<\/memory>/, 'with the new memory');
     t.match(inactive, /<interface type='user'>/, 'and the new NIC');
     t.equal((await redefined.state()).stateName, 'running', 'still running (the new definition applies from its next start)');
-    const mid = await snapshot(conn);
+    const mid = await libvirtLists(conn);
 
     const missing = await provisionError(defineGuest(conn, { name: `${name}-x`, memoryMiB: 64, vcpus: 1, disks: [{ pool: name, volume: 'unit:0:0:9' }] }));
     t.match(missing, { step: 'guest', reason: 'no-volume' });
@@ -154,21 +136,21 @@ if (skip) {
     t.match(conflict, { step: 'guest', reason: 'conflict' });
     t.equal(await foreign.getXML(), foreignXml, 'the foreign guest is as it was');
     t.same(await teardownGuest(conn, foreign), [`removed guest ${name}-foreign`]);
-    t.same(await snapshot(conn), mid, 'the refused calls changed nothing');
+    t.same(await libvirtLists(conn), mid, 'the refused calls changed nothing');
 
     const inUse = await provisionError(teardownPool(conn, name));
     t.match(inUse, { step: 'teardown', reason: 'in-use' });
     t.match(inUse.message, `${name}-g1`);
-    t.same(await snapshot(conn), mid, 'a refused teardown removes nothing');
+    t.same(await libvirtLists(conn), mid, 'a refused teardown removes nothing');
     const actions = await teardownPool(conn, name, { guests: 'remove' });
     t.equal(actions.filter((a) => a.startsWith('removed guest')).length, 5, 'the guests went first');
     t.same(actions.slice(-3), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `removed secret iscsi:${name}-chap`], 'then the pool, then the secret');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('defineGuest twice with the same options: the same MAC, and the second call changes nothing; a real change keeps the MAC', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-idem-${id()}`;
     t.teardown(() => teardownGuest(conn, name).catch(() => undefined));
     const opts = { name, memoryMiB: 64, vcpus: 1, disks: [], network: { user: true as const } };
@@ -189,12 +171,12 @@ if (skip) {
     t.match(await third.domain.getXML(2), /<type arch='x86_64' machine='pc-q35-[\d.]+'>/, 'and the machine type libvirt chose');
     t.same((await defineGuest(conn, { ...opts, memoryMiB: 96 })).uuid, first.domain.uuid, 'defineGuest is provisionGuest\'s domain');
     await teardownGuest(conn, name);
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('a UEFI guest: defined with firmware autoselection; it starts where OVMF is installed, else the start fails and the guest is removed again', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-uefi-${id()}`;
     t.teardown(() => teardownGuest(conn, name).catch(() => undefined));
     const ovmf = ['/usr/share/OVMF', '/usr/share/qemu/firmware'].some((d) => fs.existsSync(d));
@@ -211,12 +193,12 @@ if (skip) {
       t.match(err.message, /firmware/);
       t.same(err.rolledBack, [`removed guest ${name}`]);
     }
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('a wrong CHAP password: a preflight error in plain words, no secret in it, nothing left behind', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const wrong = `wrong${randomBytes(6).toString('hex')}`;
     const err = await provisionError(provisionIscsiPool(conn, { ...options(`vk-badchap-${id()}`), chap: { username: chap.username, password: wrong } }));
     t.match(err, { step: 'preflight', reason: 'auth' });
@@ -227,12 +209,12 @@ if (skip) {
     t.notMatch(shown(err), wrong, 'the wrong password appears nowhere');
     t.notMatch(shown(err), chap.password, 'nor the right one');
     t.same(err.actions, []);
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('a target without CHAP: no secret, a pool without <auth>; a CHAP target without credentials: a preflight error that says so', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const open_ = tgt!.targets.find((x) => !x.chap)!;
     const name = `vk-open-${id()}`;
     t.teardown(() => teardownPool(conn, name).catch(() => undefined));
@@ -241,17 +223,17 @@ if (skip) {
     t.equal(parsePoolXml(await r.pool.getXML()).source?.auth, undefined, 'no <auth>');
     t.same(r.volumes.filter((v) => v.inquiry?.capacity).map((v) => v.inquiry!.product), open_.luns.map((l) => l.product));
     t.same(await teardownPool(conn, name), [`stopped pool ${name}`, `removed the definition of pool ${name}`], 'no secret to remove');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
 
     const err = await provisionError(provisionIscsiPool(conn, { type: 'iscsi-direct', name, portal, target: target.iqn, initiatorIqn: initiator() }));
     t.match(err, { step: 'preflight', reason: 'auth' });
     t.match(err.message, 'was refused: the target wants CHAP (options.chap)');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('the target down (nothing listens on its portal): unreachable, nothing left behind', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const srv = net.createServer();
     await new Promise<void>((resolve) => srv.listen({ host: '127.0.0.1', port: 0 }, resolve));
     const down = `127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
@@ -259,17 +241,17 @@ if (skip) {
     const err = await provisionError(provisionIscsiPool(conn, { ...options(`vk-down-${id()}`), portal: down, timeoutMs: 5000 }));
     t.match(err, { step: 'preflight', reason: 'unreachable' });
     t.match(err.message, `cannot reach the iSCSI portal ${down}`);
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('an unknown target: the portal says which it offers, nothing left behind', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const err = await provisionError(provisionIscsiPool(conn, { ...options(`vk-nt-${id()}`), target: 'iqn.2026-11.org.virtkit.test:no-such-target' }));
     t.match(err, { step: 'preflight', reason: 'no-target' });
     t.match(err.message, `does not offer target iqn.2026-11.org.virtkit.test:no-such-target`);
     t.match(err.message, target.iqn, 'and lists what it offers');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('the pool name taken by a different pool: a conflict before anything is changed; that pool is untouched and no secret was made', async (t) => {
@@ -279,14 +261,14 @@ if (skip) {
     const other = await conn.defineStoragePool({ type: 'dir', name, target: { path: dir } });
     t.teardown(() => other.undefine().catch(() => undefined));
     const otherXml = await other.getXML();
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const err = await provisionError(provisionIscsiPool(conn, options(name)));
     t.match(err, { step: 'pool', reason: 'conflict' });
     t.match(err.message, `a pool named ${name} already exists and is a different one (dir pool on ${dir}`);
     t.same(err.actions.filter((a) => !a.startsWith('checked ')), [], 'only the preflight was done');
     t.same(err.rolledBack, [], 'nothing to undo');
     t.equal(await other.getXML(), otherXml, 'the dir pool is as it was');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('an existing pool\'s private secret survives a call with that pool\'s name on another target: a conflict before the secret is touched', async (t) => {
@@ -295,7 +277,7 @@ if (skip) {
     t.teardown(() => teardownPool(conn, name).catch(() => undefined));
     const first = await provisionIscsiPool(conn, options(name));
     const secretXml = await first.secret!.getXML();
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     // The open target takes any login, so a wrong password passes the preflight: the call
     // gets as far as the pool, which is on another target.
     const open_ = tgt!.targets.find((x) => !x.chap)!;
@@ -306,7 +288,7 @@ if (skip) {
     t.same(err.rolledBack, []);
     t.notMatch(shown(err), wrong);
     t.equal(await first.secret!.getXML(), secretXml, 'the secret is as it was');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
     await first.pool.destroy();
     await first.pool.start();
     t.equal(await first.pool.isActive(), true, 'the pool still starts: its secret holds the right password');
@@ -318,14 +300,14 @@ if (skip) {
     const usage = `${name}-chap`;
     t.teardown(() => teardownPool(conn, name).catch(() => undefined));
     await provisionIscsiPool(conn, options(name));
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const err = await provisionError(provisionIscsiPool(conn, { ...options(`${name}-2`), secretUsage: usage }));
     t.match(err, { step: 'secret', reason: 'conflict' });
     t.match(err.message, `secret iscsi:${usage}`);
     t.match(err.message, `is used by pool ${name}, and it is private`);
     t.notMatch(err.actions.join('\n'), /set (its|the) value/, 'its value was not set');
     t.same(err.rolledBack, []);
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('the pool name taken by an iscsi-direct pool on another target: a conflict too; that pool is untouched', async (t) => {
@@ -338,12 +320,12 @@ if (skip) {
     });
     t.teardown(() => other.undefine().catch(() => undefined));
     const otherXml = await other.getXML();
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const err = await provisionError(provisionIscsiPool(conn, options(name)));
     t.match(err, { step: 'pool', reason: 'conflict' });
     t.match(err.message, `(iscsi-direct pool on ${elsewhere.iqn} at 127.0.0.1:`);
     t.equal(await other.getXML(), otherXml, 'the other pool is as it was');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('a secret that existed is never deleted: a conflicting call does not touch it, a successful one gives it the new value', async (t) => {
@@ -354,12 +336,12 @@ if (skip) {
     await secret.setValue('the-old-value');
     const name = `vk-kept-${id()}`;
     const other = await conn.defineStoragePool({ type: 'dir', name, target: { path: tempDir(t, 'virtkit-kept') } });
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const err = await provisionError(provisionIscsiPool(conn, { ...options(name), secretUsage: usage }));
     t.match(err, { step: 'pool', reason: 'conflict' });
     t.same(err.rolledBack, [], 'the pool was checked before the secret: nothing to undo');
     t.equal((await secret.getValue()).toString(), 'the-old-value', 'the old value is still there');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
     await other.undefine();
 
     const r = await provisionIscsiPool(conn, { ...options(name), secretUsage: usage });
@@ -374,7 +356,7 @@ if (skip) {
 
   t.test('teardownPool keeps a secret that a running guest\'s persistent definition still uses; guestsUsingPool sees network disks on the pool\'s target', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-tdsec-${id()}`;
     const guest = `${name}-g`;
     const onPool = `${name}-net`;
@@ -403,7 +385,7 @@ if (skip) {
     t.same(await teardownPool(conn, name), [`stopped pool ${name}`, `removed the definition of pool ${name}`, `kept secret iscsi:${name}-chap: still used by guest ${guest}`]);
     await teardownGuest(conn, guest);
     await (await conn.lookupSecretByUsage('iscsi', `${name}-chap`)).undefine();
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('a pool of that name on the same target is updated in place (a new initiator IQN), same UUID', async (t) => {
@@ -427,7 +409,7 @@ if (skip) {
     const name = `vk-kern-${id()}`;
     const def = iscsiPoolDefinition({ ...options(name), type: 'iscsi' });
     t.equal(def.target?.path, '/dev/disk/by-path');
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const err = await provisionError(provisionIscsiPool(conn, { ...options(name), type: 'iscsi' }));
     t.match(err, { step: 'start', reason: 'failed' }, 'not taken for a stale session');
     t.type(err.cause, LibvirtError);
@@ -437,7 +419,7 @@ if (skip) {
     t.match(note, `note: libvirt passes pool ${name}'s CHAP password to iscsiadm on its command line`, 'the actions warn about iscsiadm\'s command line');
     t.match(note, 'an iscsi-direct pool keeps it off command lines');
     t.notMatch(shown(err), chap.password, 'the password itself appears nowhere');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('an old kernel session blocking an iscsi pool start is logged out and the start retried', {
@@ -446,7 +428,7 @@ if (skip) {
 
   t.test('rbd: monitors that refuse or do not answer fail the preflight; with the preflight off, libvirt\'s failed start is rolled back', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const key = randomBytes(28).toString('base64');
     const srv = net.createServer();
     await new Promise<void>((resolve) => srv.listen({ host: '127.0.0.1', port: 0 }, resolve));
@@ -475,16 +457,16 @@ if (skip) {
     const quiet = await provisionError(provisionRbdPool(conn, { ...base, monitors: [{ host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port }], timeoutMs: 300 }));
     t.match(quiet, { step: 'preflight', reason: 'timeout' });
     t.match(quiet.message, /no answer within 300 ms/);
-    t.same(await snapshot(conn), before, 'the preflight failures changed nothing');
+    t.same(await libvirtLists(conn), before, 'the preflight failures changed nothing');
 
     const elsewhere = await conn.defineStoragePool({ type: 'rbd', name, source: { name: 'rbd', hosts: [{ name: '127.0.0.1', port: closedPort }] } });
     const elsewhereXml = await elsewhere.getXML();
-    const mid = await snapshot(conn);
+    const mid = await libvirtLists(conn);
     const otherCluster = await provisionError(provisionRbdPool(conn, { ...base, monitors: [`127.0.0.2:${closedPort}`], preflight: false }));
     t.match(otherCluster, { step: 'pool', reason: 'conflict' }, 'the same Ceph pool name through other monitors is another cluster\'s');
     t.match(otherCluster.message, `(rbd pool on Ceph pool rbd (monitors 127.0.0.1:${closedPort}), not rbd pool on Ceph pool rbd (monitors 127.0.0.2:${closedPort}))`);
     t.equal(await elsewhere.getXML(), elsewhereXml);
-    t.same(await snapshot(conn), mid);
+    t.same(await libvirtLists(conn), mid);
     await elsewhere.undefine();
 
     const started = Date.now();
@@ -495,12 +477,12 @@ if (skip) {
     t.ok(Date.now() - started < 30000, 'librados gave up after client_mount_timeout (the pool\'s config option)');
     t.same(late.rolledBack, [`removed the definition of pool ${name}`, `removed secret ceph:${name}-ceph`]);
     t.notMatch(shown(late), key, 'the key appears nowhere');
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('mpath: defined, started (no multipath devices here), autostart; twice the same; torn down', async (t) => {
     const conn = await open(t);
-    const before = await snapshot(conn);
+    const before = await libvirtLists(conn);
     const name = `vk-mp-${id()}`;
     t.teardown(() => teardownPool(conn, name).catch(() => undefined));
     const r = await provisionMultipathPool(conn, { name });
@@ -511,14 +493,14 @@ if (skip) {
     const again = await provisionMultipathPool(conn, { name });
     t.equal(again.pool.uuid, r.pool.uuid);
     t.match(again.actions.join('\n'), /defined as wanted[\s\S]*running already/);
-    const mid = await snapshot(conn);
+    const mid = await libvirtLists(conn);
     const second = await provisionError(provisionMultipathPool(conn, { name: `${name}-2` }));
     t.match(second, { step: 'pool', reason: 'conflict' }, 'libvirt\'s "Storage source conflict" (one mpath pool per host) is a conflict');
     t.match(second.message, `defining pool ${name}-2 failed: another pool already uses this storage: `);
     t.match(second.message, `Storage source conflict with pool: '${name}'`);
-    t.same(await snapshot(conn), mid);
+    t.same(await libvirtLists(conn), mid);
     await teardownPool(conn, name);
-    t.same(await snapshot(conn), before);
+    t.same(await libvirtLists(conn), before);
   });
 
   t.test('teardown of something that does not exist is nothing to do', async (t) => {

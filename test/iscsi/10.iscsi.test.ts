@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import { iscsi, IscsiError } from 'virtkit';
-import { forceGc, testEnv, type IscsiTarget } from '../helpers';
+import { forceGc, testEnv, type IscsiTarget, shown } from '../helpers';
 
 const env = testEnv();
 const tgt = env && !('skipped' in env.iscsi) ? env.iscsi : null;
@@ -29,9 +29,6 @@ const rejection = async (p: Promise<unknown>): Promise<IscsiError> => {
   if (!(err instanceof IscsiError)) throw new Error(`expected an IscsiError, got ${inspect(err)}`);
   return err;
 };
-
-/** Every way an error can show itself: message, stack, inspect, JSON. */
-const shown = (err: unknown) => `${String(err)}\n${(err as Error).stack}\n${inspect(err, { depth: 5 })}\n${JSON.stringify(err)}`;
 
 /** A TCP listener on loopback that accepts connections and never says a word. */
 async function silentListener(t: { teardown: (fn: () => unknown) => void }): Promise<string> {

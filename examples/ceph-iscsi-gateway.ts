@@ -17,55 +17,28 @@
  * gateway's portal, target and CHAP account). Prints no password.
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { connect, defineGuest, iscsi, IscsiError, LibvirtError, ProvisionError, provisionIscsiPool, teardownPool, type Domain } from 'virtkit';
-import { bytes, option, table } from './table';
+import { bytes, iscsiTargetOptions, option, positive, table, type EnvIscsiTarget } from './table';
 
 interface EnvGateway {
   portal: string;
-  targets: Array<{ iqn: string; chap: { username: string; password: string } | null }>;
+  targets: EnvIscsiTarget[];
 }
 
 function settings() {
-  const envFile = option('env');
-  let uri = option('uri');
-  let portal = option('portal');
-  let target = option('target');
-  let chapUser = option('chap-user');
-  let chapPassword: string | undefined;
-  if (envFile) {
-    const env = JSON.parse(fs.readFileSync(envFile, 'utf8')) as {
-      libvirt: { uri?: string; skipped?: string };
-      ceph?: { iscsi: EnvGateway | { skipped: string } } | { skipped: string };
-    };
+  const memoryMiB = positive('memory', 64);
+  const t = iscsiTargetOptions('ceph-iscsi-gateway', (json, file, target) => {
+    const env = json as { libvirt: { uri?: string; skipped?: string }; ceph?: { iscsi: EnvGateway | { skipped: string } } | { skipped: string } };
     if (env.libvirt.skipped) throw new Error(`the test environment has no libvirtd: ${env.libvirt.skipped}`);
     if (!env.ceph || 'skipped' in env.ceph) throw new Error(`the test environment has no Ceph: ${(env.ceph as { skipped?: string } | undefined)?.skipped ?? 'not started'}`);
     if ('skipped' in env.ceph.iscsi) throw new Error(`the test environment has no Ceph gateway: ${env.ceph.iscsi.skipped}`);
     const gw = env.ceph.iscsi;
-    const t = gw.targets.find((x) => x.iqn === target) ?? gw.targets.find((x) => x.chap);
-    if (!t?.chap) throw new Error(`${envFile} has no gateway target with CHAP`);
-    uri ??= env.libvirt.uri;
-    portal ??= gw.portal;
-    target ??= t.iqn;
-    chapUser ??= t.chap.username;
-    if (chapUser === t.chap.username) chapPassword = t.chap.password;
-  }
-  const file = option('chap-password-file');
-  if (file) chapPassword = fs.readFileSync(file, 'utf8').replace(/\r?\n$/u, '');
-  if (!portal || !target) throw new Error('give --portal and --target (or --env FILE); see the comment at the top of examples/ceph-iscsi-gateway.ts');
-  if (chapUser && chapPassword === undefined) throw new Error('--chap-user needs --chap-password-file');
-  const memoryMiB = Number(option('memory') ?? 64);
-  if (!Number.isInteger(memoryMiB) || memoryMiB < 1) throw new Error('--memory must be a positive integer');
+    const found = gw.targets.find((x) => x.iqn === target) ?? gw.targets.find((x) => x.chap);
+    if (!found?.chap) throw new Error(`${file} has no gateway target with CHAP`);
+    return { uri: env.libvirt.uri, portal: gw.portal, target: found };
+  });
   const run = randomBytes(3).toString('hex');
-  return {
-    uri,
-    portal,
-    target,
-    chap: chapUser ? { username: chapUser, password: chapPassword! } : undefined,
-    initiatorIqn: option('initiator') ?? `iqn.2026-11.org.virtkit.example:gateway-${run}`,
-    memoryMiB,
-    run,
-  };
+  return { ...t, initiatorIqn: option('initiator') ?? `iqn.2026-11.org.virtkit.example:gateway-${run}`, memoryMiB, run };
 }
 
 function indent(lines: string[]): string {

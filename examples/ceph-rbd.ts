@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import {
   connect, defineGuest, LibvirtError, parseDomainXml, ProvisionError, provisionRbdPool, teardownGuest, teardownPool, type Connection, type StorageVolume,
 } from 'virtkit';
-import { bytes, option, table } from './table';
+import { bytes, option, positive, table } from './table';
 
 const MiB = 1024 * 1024;
 
@@ -33,12 +33,6 @@ interface EnvCeph {
   user: string;
   key: string;
   skipped?: string;
-}
-
-function positive(name: string, fallback: number): number {
-  const v = Number(option(name) ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-  return v;
 }
 
 function settings() {

@@ -14,56 +14,29 @@
  * Prints no secret.
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { connect, defineGuest, IscsiError, LibvirtError, ProvisionError, provisionIscsiPool, teardownPool, type Domain } from 'virtkit';
-import { bytes, option, table } from './table';
+import { bytes, iscsiTargetOptions, option, positive, table, type EnvIscsiTarget } from './table';
 
-interface EnvTarget {
-  iqn: string;
-  chap: { username: string; password: string } | null;
+interface EnvTarget extends EnvIscsiTarget {
   mutual: unknown;
   luns: unknown[];
 }
 
 function settings() {
-  const envFile = option('env');
-  let uri = option('uri');
-  let portal = option('portal');
-  let target = option('target');
-  let chapUser = option('chap-user');
-  let chapPassword: string | undefined;
-  const guests = Number(option('guests') ?? 5);
-  const memoryMiB = Number(option('memory') ?? 64);
-  if (envFile) {
-    const env = JSON.parse(fs.readFileSync(envFile, 'utf8')) as { libvirt: { uri?: string; skipped?: string }; iscsi: { portal?: string; targets?: EnvTarget[]; skipped?: string } };
+  const guests = positive('guests', 5);
+  const memoryMiB = positive('memory', 64);
+  const t = iscsiTargetOptions('iscsi-direct-guest', (json, file, target) => {
+    const env = json as { libvirt: { uri?: string; skipped?: string }; iscsi: { portal?: string; targets?: EnvTarget[]; skipped?: string } };
     if (env.libvirt.skipped || env.iscsi.skipped) throw new Error(`the test environment lacks a part: ${env.libvirt.skipped ?? env.iscsi.skipped}`);
-    uri ??= env.libvirt.uri;
-    portal ??= env.iscsi.portal;
     // The target named with --target, else the one-way CHAP target with the most LUNs.
-    const t =
+    const found =
       env.iscsi.targets!.find((x) => x.iqn === target && x.chap) ??
       env.iscsi.targets!.filter((x) => x.chap && !x.mutual).sort((a, b) => b.luns.length - a.luns.length)[0];
-    if (!t) throw new Error(`${envFile} has no target with one-way CHAP`);
-    target ??= t.iqn;
-    chapUser ??= t.chap!.username;
-    if (chapUser === t.chap!.username) chapPassword = t.chap!.password;
-  }
-  const file = option('chap-password-file');
-  if (file) chapPassword = fs.readFileSync(file, 'utf8').replace(/\r?\n$/u, '');
-  if (!portal || !target) throw new Error('give --portal and --target (or --env FILE); see the comment at the top of examples/iscsi-direct-guest.ts');
-  if (chapUser && chapPassword === undefined) throw new Error('--chap-user needs --chap-password-file');
-  if (!Number.isInteger(guests) || guests < 1) throw new Error('--guests must be a positive integer');
+    if (!found) throw new Error(`${file} has no target with one-way CHAP`);
+    return { uri: env.libvirt.uri, portal: env.iscsi.portal!, target: found };
+  });
   const run = randomBytes(3).toString('hex');
-  return {
-    uri,
-    portal,
-    target,
-    chap: chapUser ? { username: chapUser, password: chapPassword! } : undefined,
-    initiatorIqn: option('initiator') ?? `iqn.2026-11.org.virtkit.example:guests-${run}`,
-    guests,
-    memoryMiB,
-    run,
-  };
+  return { ...t, initiatorIqn: option('initiator') ?? `iqn.2026-11.org.virtkit.example:guests-${run}`, guests, memoryMiB, run };
 }
 
 function indent(lines: string[]): string {

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+
 /** Prints rows as an aligned text table (used by the examples). */
 export function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
@@ -28,4 +30,49 @@ export function option(name: string): string | undefined {
     if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
   }
   return undefined;
+}
+
+/** `--name N` as a positive integer, or `fallback`. */
+export function positive(name: string, fallback: number): number {
+  const v = Number(option(name) ?? fallback);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+  return v;
+}
+
+/** An iSCSI target with one-way CHAP, as the test environment's env.json describes one. */
+export interface EnvIscsiTarget {
+  iqn: string;
+  chap: { username: string; password: string } | null;
+}
+
+/**
+ * The libvirt URI and iSCSI target an example works on: from --uri, --portal, --target,
+ * --chap-user and --chap-password-file (a password is read from a file, never taken from the
+ * command line), else from --env FILE through `fromEnv`, which picks the env.json part
+ * (`target`: the --target given, if any).
+ */
+export function iscsiTargetOptions(
+  example: string,
+  fromEnv: (env: unknown, file: string, target: string | undefined) => { uri?: string; portal: string; target: EnvIscsiTarget },
+): { uri: string | undefined; portal: string; target: string; chap: { username: string; password: string } | undefined } {
+  const envFile = option('env');
+  let uri = option('uri');
+  let portal = option('portal');
+  let target = option('target');
+  let chapUser = option('chap-user');
+  let chapPassword: string | undefined;
+  if (envFile) {
+    const found = fromEnv(JSON.parse(fs.readFileSync(envFile, 'utf8')), envFile, target);
+    if (!found.target.chap) throw new Error(`${envFile}: target ${found.target.iqn} has no CHAP`);
+    uri ??= found.uri;
+    portal ??= found.portal;
+    target ??= found.target.iqn;
+    chapUser ??= found.target.chap.username;
+    if (chapUser === found.target.chap.username) chapPassword = found.target.chap.password;
+  }
+  const file = option('chap-password-file');
+  if (file) chapPassword = fs.readFileSync(file, 'utf8').replace(/\r?\n$/u, '');
+  if (!portal || !target) throw new Error(`give --portal and --target (or --env FILE); see the comment at the top of examples/${example}.ts`);
+  if (chapUser && chapPassword === undefined) throw new Error('--chap-user needs --chap-password-file');
+  return { uri, portal, target, chap: chapUser ? { username: chapUser, password: chapPassword! } : undefined };
 }

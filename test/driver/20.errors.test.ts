@@ -92,3 +92,50 @@ t.test('LibvirtError decodes unknown codes without throwing', async (t) => {
   t.equal(e.str1, null);
   t.equal(e.int1, 0);
 });
+
+t.test('hostile arguments the fuzz found (test/fuzz): TypeErrors of virtkit, not V8\'s', async (t) => {
+  const { IscsiError, ProvisionError, decodeVersion, formatVersion, isLocalUri, cephKeyBytes, iscsi } = await import('virtkit');
+  const v8Own = /Cannot read propert|Cannot convert|is not a function/;
+  const calls: Array<[string, () => unknown]> = [
+    ['new LibvirtError()', () => new (LibvirtError as unknown as new () => unknown)()],
+    ['new LibvirtError(null)', () => new LibvirtError(null as never)],
+    ['new IscsiError()', () => new (IscsiError as unknown as new () => unknown)()],
+    ['new ProvisionError()', () => new (ProvisionError as unknown as new () => unknown)()],
+    ['formatVersion()', () => formatVersion(undefined as never)],
+    ['formatVersion({})', () => formatVersion({} as never)],
+    ['decodeVersion(object)', () => decodeVersion(Object.create(null) as never)],
+    ['decodeVersion(-1)', () => decodeVersion(-1)],
+    ['isLocalUri(symbol)', () => isLocalUri(Symbol('x') as never)],
+    ['isLocalUri(null-prototype object)', () => isLocalUri(Object.create(null) as never)],
+    ['parsePortal(x, symbol)', () => iscsi.parsePortal(7, Symbol('label') as never)],
+    ['cephKeyBytes(x, symbol)', () => cephKeyBytes(7, Symbol('label') as never)],
+  ];
+  for (const [what, call] of calls) {
+    const err = (() => {
+      try {
+        call();
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
+    t.type(err, TypeError, what);
+    t.notMatch(String((err as Error | null)?.message), v8Own, `${what}: virtkit's own message`);
+  }
+  t.same(decodeVersion(9_000_000), { major: 9, minor: 0, release: 0 });
+  t.equal(formatVersion({ major: 9, minor: 0, release: 1 }), '9.0.1');
+  t.equal(new LibvirtError({ code: 1, domain: 0, level: 2, message: 'm' }).message, 'm');
+
+  const conn = await connect('test:///default');
+  t.teardown(() => conn.close());
+  const [dom] = await conn.listAllDomains();
+  for (const [what, call] of [
+    ['events(null-prototype object)', () => dom!.events(Object.create(null) as never)],
+    ['removeAllListeners(null-prototype object)', () => dom!.removeAllListeners(Object.create(null) as never)],
+    ['on(object, fn)', () => (dom!.on as (n: unknown, l: unknown) => unknown).call(dom, {}, () => undefined)],
+    ['off(object, fn)', () => (conn.off as (n: unknown, l: unknown) => unknown).call(conn, {}, () => undefined)],
+  ] as Array<[string, () => unknown]>) {
+    t.throws(call, TypeError, what);
+    t.throws(call, { message: /event name|unknown event/ }, `${what}: virtkit's own message`);
+  }
+});

@@ -2,7 +2,7 @@
 // wrong argument types are TypeErrors raised before native code runs.
 import t from 'tap';
 import { inspect } from 'node:util';
-import { connect, ErrorDomain, ErrorNumber, LibvirtError } from 'virtkit';
+import { connect, DomainMetadataType, ErrorDomain, ErrorNumber, LibvirtError } from 'virtkit';
 
 t.test('an unparsable URI rejects with a decoded LibvirtError and the caller\'s stack', async (t) => {
   async function openBogus() {
@@ -138,4 +138,37 @@ t.test('hostile arguments the fuzz found (test/fuzz): TypeErrors of virtkit, not
     t.throws(call, TypeError, what);
     t.throws(call, { message: /event name|unknown event/ }, `${what}: virtkit's own message`);
   }
+});
+
+t.test('XML with DOCTYPE or entity declarations never reaches libvirt: a SyntaxError first', async (t) => {
+  const conn = await connect('test:///default');
+  t.teardown(() => conn.close());
+  const dom = await conn.lookupDomainByName('test');
+  const pool = await conn.lookupStoragePoolByName('default-pool');
+  // libvirt substitutes internal entities: this snapshot got a 100,000,000-character name.
+  const blowup = `<!DOCTYPE domainsnapshot [<!ENTITY a "${'B'.repeat(100_000)}">]><domainsnapshot><name>${'&a;'.repeat(1000)}</name></domainsnapshot>`;
+  const external = (root: string) => `<!DOCTYPE ${root} [<!ENTITY e SYSTEM "file:///etc/passwd">]><${root} type='test'><name>&e;</name></${root}>`;
+  const before = (await dom.listSnapshots()).length;
+  for (const [what, call] of [
+    ['createSnapshot', () => dom.createSnapshot(blowup)],
+    ['defineDomain', () => conn.defineDomain(external('domain'))],
+    ['createDomain', () => conn.createDomain(external('domain'))],
+    ['defineStoragePool', () => conn.defineStoragePool(external('pool'))],
+    ['createVolume', () => pool.createVolume(external('volume'))],
+    ['attachDevice', () => dom.attachDevice(external('disk'))],
+    ['createCheckpoint', () => dom.createCheckpoint(external('domaincheckpoint'))],
+    ['defineSecret', () => conn.defineSecret(external('secret'))],
+    ['setMetadata (element)', () => dom.setMetadata(DomainMetadataType.VIR_DOMAIN_METADATA_ELEMENT, external('x'), { key: 'x', uri: 'urn:x' })],
+  ] as Array<[string, () => Promise<unknown>]>) {
+    const err = await call().catch((e: unknown) => e);
+    t.type(err, SyntaxError, what);
+    t.match(String((err as Error).message), /DOCTYPE and entity declarations are not accepted/, what);
+  }
+  t.equal((await dom.listSnapshots()).length, before, 'no snapshot made');
+  // A DOCTYPE-free document still goes through, and a title may say anything.
+  const snap = await dom.createSnapshot('<domainsnapshot><name>plain</name></domainsnapshot>');
+  t.equal(snap.name, 'plain');
+  await snap.delete();
+  await dom.setMetadata(DomainMetadataType.VIR_DOMAIN_METADATA_TITLE, 'about <!DOCTYPE>');
+  t.equal(await dom.metadata(DomainMetadataType.VIR_DOMAIN_METADATA_TITLE), 'about <!DOCTYPE>');
 });

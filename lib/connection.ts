@@ -20,6 +20,7 @@ import { buildPoolXml, parsePoolCapabilitiesXml, parsePoolSourcesXml, type PoolS
 import { buildSecretXml, type SecretDefinition, type SecretUsageName } from './xml/secret';
 import { buildDomainXml, type DomainDefinition } from './xml/domain';
 import { parseSysinfoXml, type Sysinfo } from './xml/sysinfo';
+import { childElements, parseOrdered } from './xml/ordered';
 
 /** Credentials answered when libvirt asks for them (SASL, the test driver's `<auth>`). */
 export interface ConnectAuth {
@@ -381,6 +382,15 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
    * `<sources>` XML. */
   async findStoragePoolSourcesXml(type: string, sourceSpec?: string, flags?: number): Promise<string> {
     const spec = sourceSpec === undefined ? null : xmlArg(sourceSpec, 'sourceSpec');
+    // libvirt 9.0's test driver reads the first <host> of a netfs spec without checking there
+    // is one (a NULL dereference: the process dies); every driver needs exactly one.
+    if (type === 'netfs' && spec !== null && !childElements(parseOrdered(spec, 'sourceSpec'), 'host').some((h) => h.attrs.name))
+      throw new LibvirtError({
+        code: ErrorNumber.VIR_ERR_INVALID_ARG,
+        domain: ErrorDomain.VIR_FROM_STORAGE,
+        level: ErrorLevel.VIR_ERR_ERROR,
+        message: "invalid argument: hostname must be specified for netfs sources (<source><host name='…'/></source>)",
+      });
     return settle(this.#native.findStoragePoolSources(stringArg(type, 'type'), spec, flagsArg(flags)), 'Connection.findStoragePoolSourcesXml');
   }
 

@@ -172,3 +172,17 @@ t.test('XML with DOCTYPE or entity declarations never reaches libvirt: a SyntaxE
   await dom.setMetadata(DomainMetadataType.VIR_DOMAIN_METADATA_TITLE, 'about <!DOCTYPE>');
   t.equal(await dom.metadata(DomainMetadataType.VIR_DOMAIN_METADATA_TITLE), 'about <!DOCTYPE>');
 });
+
+t.test('a netfs source spec without a host is a LibvirtError (libvirt 9.0\'s test driver would dereference NULL)', async (t) => {
+  const conn = await connect('test:///default');
+  t.teardown(() => conn.close());
+  for (const spec of ['<source/>', '<source><name>x</name></source>', "<source><host/><dir path='/x'/></source>", '<source><!-- <host name="x"/> --></source>']) {
+    const err = await conn.findStoragePoolSourcesXml('netfs', spec).catch((e: unknown) => e);
+    t.type(err, LibvirtError, spec);
+    t.equal((err as LibvirtError).codeName, 'VIR_ERR_INVALID_ARG', spec);
+  }
+  t.type(await conn.findStoragePoolSourcesXml('netfs', '<source').catch((e: unknown) => e), SyntaxError, 'a malformed spec');
+  const found = await conn.findStoragePoolSources('netfs', "<source><host name='nfs.example'/></source>");
+  t.ok(Array.isArray(found), 'with a host, the test driver answers');
+  t.ok(await conn.isAlive(), 'the process and the connection are alive');
+});

@@ -180,3 +180,18 @@ export function privateLibvirtd(t: { teardown: (fn: () => unknown) => void }): {
   if (isSkipped(env.libvirt)) return { skip: `private libvirtd not available: ${env.libvirt.skipped}` };
   return { uri: env.libvirt.uri };
 }
+
+/**
+ * A secret value a test uses (a password, a key), registered for the secrets check
+ * (test/zz-secrets), which greps everything the suite printed and the daemons' logs for it.
+ * Returns `value`. Kept in the environment's state dir (test-secrets.jsonl, 0600), beside
+ * env.json, whose own secrets the check finds by itself; without an environment, a no-op.
+ */
+export function registerSecret<T extends string | Buffer>(name: string, value: T): T {
+  const env = process.env.VIRTKIT_TESTENV;
+  if (!env) return value;
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  const line = JSON.stringify({ name, base64: bytes.toString('base64'), test: path.relative(repoRoot, process.argv[1] ?? '') }) + '\n';
+  fs.appendFileSync(path.join(path.dirname(env), 'test-secrets.jsonl'), line, { mode: 0o600 });
+  return value;
+}

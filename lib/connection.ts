@@ -4,7 +4,7 @@
  * @see https://libvirt.org/html/libvirt-libvirt-host.html
  */
 import { inspect } from 'node:util';
-import { flagsArg, stringArg } from './args';
+import { flagsArg, stringArg, xmlArg } from './args';
 import { ConnectCloseReason, ConnectFlags, ErrorDomain, ErrorLevel, ErrorNumber } from './constants';
 import { Domain, type DomainStatsRecord } from './domain';
 import { EventHub, LibvirtEmitter } from './emitter';
@@ -20,6 +20,7 @@ import { buildPoolXml, parsePoolCapabilitiesXml, parsePoolSourcesXml, type PoolS
 import { buildSecretXml, type SecretDefinition, type SecretUsageName } from './xml/secret';
 import { buildDomainXml, type DomainDefinition } from './xml/domain';
 import { parseSysinfoXml, type Sysinfo } from './xml/sysinfo';
+import { childElements, parseOrdered } from './xml/ordered';
 
 /** Credentials answered when libvirt asks for them (SASL, the test driver's `<auth>`). */
 export interface ConnectAuth {
@@ -365,14 +366,14 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
    * typed definition or an XML string. */
   async defineStoragePool(definition: StoragePoolDefinition | string, flags?: number): Promise<StoragePool> {
     const xml = typeof definition === 'string' ? definition : buildPoolXml(definition);
-    const h = await settle(this.#native.storagePoolDefineXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.defineStoragePool');
+    const h = await settle(this.#native.storagePoolDefineXML(xmlArg(xml, 'definition'), flagsArg(flags)), 'Connection.defineStoragePool');
     return new StoragePool(h, this.#hub);
   }
 
   /** `virStoragePoolCreateXML`: creates and starts a transient pool (typed or XML). */
   async createStoragePool(definition: StoragePoolDefinition | string, flags?: number): Promise<StoragePool> {
     const xml = typeof definition === 'string' ? definition : buildPoolXml(definition);
-    const h = await settle(this.#native.storagePoolCreateXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.createStoragePool');
+    const h = await settle(this.#native.storagePoolCreateXML(xmlArg(xml, 'definition'), flagsArg(flags)), 'Connection.createStoragePool');
     return new StoragePool(h, this.#hub);
   }
 
@@ -380,7 +381,16 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
    * `netfs`, `iscsi`), optionally narrowed by a `<source>` document; returns libvirt's
    * `<sources>` XML. */
   async findStoragePoolSourcesXml(type: string, sourceSpec?: string, flags?: number): Promise<string> {
-    const spec = sourceSpec === undefined ? null : stringArg(sourceSpec, 'sourceSpec');
+    const spec = sourceSpec === undefined ? null : xmlArg(sourceSpec, 'sourceSpec');
+    // libvirt 9.0's test driver reads the first <host> of a netfs spec without checking there
+    // is one (a NULL dereference: the process dies); every driver needs exactly one.
+    if (type === 'netfs' && spec !== null && !childElements(parseOrdered(spec, 'sourceSpec'), 'host').some((h) => h.attrs.name))
+      throw new LibvirtError({
+        code: ErrorNumber.VIR_ERR_INVALID_ARG,
+        domain: ErrorDomain.VIR_FROM_STORAGE,
+        level: ErrorLevel.VIR_ERR_ERROR,
+        message: "invalid argument: hostname must be specified for netfs sources (<source><host name='…'/></source>)",
+      });
     return settle(this.#native.findStoragePoolSources(stringArg(type, 'type'), spec, flagsArg(flags)), 'Connection.findStoragePoolSourcesXml');
   }
 
@@ -420,13 +430,13 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
    * (`DomainDefineFlags`: VALIDATE against the schema). */
   async defineDomain(xml: DomainDefinition | string, flags?: number): Promise<Domain> {
     if (typeof xml === 'object' && xml !== null) xml = buildDomainXml(xml); // typed (parseDomainXml, domainDefinition)
-    return new Domain(await settle(this.#native.domainDefineXMLFlags(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineDomain'), this.#hub);
+    return new Domain(await settle(this.#native.domainDefineXMLFlags(xmlArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineDomain'), this.#hub);
   }
 
   /** `virDomainCreateXML`: creates and starts a transient domain (`DomainCreateFlags`). */
   async createDomain(xml: DomainDefinition | string, flags?: number): Promise<Domain> {
     if (typeof xml === 'object' && xml !== null) xml = buildDomainXml(xml);
-    return new Domain(await settle(this.#native.domainCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.createDomain'), this.#hub);
+    return new Domain(await settle(this.#native.domainCreateXML(xmlArg(xml, 'xml'), flagsArg(flags)), 'Connection.createDomain'), this.#hub);
   }
 
   /** `virDomainLookupByID`: a running domain by its hypervisor id. */
@@ -441,7 +451,7 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
    * `DomainSaveRestoreFlags` (BYPASS_CACHE, RUNNING, PAUSED, RESET_NVRAM). */
   async restoreDomain(path: string, options?: { xml?: string; flags?: number }): Promise<void> {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('options must be an object');
-    const xml = options?.xml === undefined ? null : stringArg(options.xml, 'options.xml');
+    const xml = options?.xml === undefined ? null : xmlArg(options.xml, 'options.xml');
     return settle(this.#native.domainRestoreFlags(stringArg(path, 'path'), xml, flagsArg(options?.flags, 'options.flags')), 'Connection.restoreDomain');
   }
 
@@ -453,7 +463,7 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
   /** `virDomainSaveImageDefineXML`: replaces the domain XML stored in a save image (only
    * host-side details may change) (`DomainSaveRestoreFlags`: RUNNING, PAUSED). */
   async defineSaveImageXML(path: string, xml: string, flags?: number): Promise<void> {
-    return settle(this.#native.domainSaveImageDefineXML(stringArg(path, 'path'), stringArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineSaveImageXML');
+    return settle(this.#native.domainSaveImageDefineXML(stringArg(path, 'path'), xmlArg(xml, 'xml'), flagsArg(flags)), 'Connection.defineSaveImageXML');
   }
 
   /**
@@ -496,7 +506,7 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
 
   /** `virConnectDomainXMLToNative`: a hypervisor's own configuration (e.g. `qemu-argv`) from domain XML. */
   async domainXmlToNative(nativeFormat: string, domainXml: string): Promise<string> {
-    return settle(this.#native.domainXMLToNative(stringArg(nativeFormat, 'nativeFormat'), stringArg(domainXml, 'domainXml'), 0), 'Connection.domainXmlToNative');
+    return settle(this.#native.domainXMLToNative(stringArg(nativeFormat, 'nativeFormat'), xmlArg(domainXml, 'domainXml'), 0), 'Connection.domainXmlToNative');
   }
 
   /**
@@ -505,7 +515,7 @@ export class Connection extends LibvirtEmitter<ConnectionEvents> {
    */
   async defineSecret(definition: SecretDefinition | string, flags?: number): Promise<Secret> {
     const xml = typeof definition === 'string' ? definition : buildSecretXml(definition);
-    const h = await settle(this.#native.secretDefineXML(stringArg(xml, 'definition'), flagsArg(flags)), 'Connection.defineSecret');
+    const h = await settle(this.#native.secretDefineXML(xmlArg(xml, 'definition'), flagsArg(flags)), 'Connection.defineSecret');
     return new Secret(h, this.#hub);
   }
 

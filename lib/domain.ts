@@ -4,7 +4,7 @@
  * @see https://libvirt.org/html/libvirt-libvirt-domain.html
  */
 import { inspect } from 'node:util';
-import { flagsArg, shortName, stringArg } from './args';
+import { flagsArg, shortName, stringArg, xmlArg } from './args';
 import {
   DomainBlockResizeFlags, DomainControlState, DomainDiskErrorCode, DomainJobType, DomainMemoryStatTags, DomainMetadataType, DomainState,
   IPAddrType, TypedParameterFlags, VcpuState,
@@ -431,13 +431,13 @@ export class Domain extends LibvirtEmitter<DomainEvents> {
   /** `virDomainAttachDeviceFlags`: adds a device from its XML (`<disk>`, `<interface>`, …)
    * (`DomainDeviceModifyFlags`: LIVE, CONFIG, CURRENT; 0 means CURRENT). */
   async attachDevice(xml: string, flags?: number): Promise<void> {
-    return settle(this.#native.attachDeviceFlags(stringArg(xml, 'xml'), flagsArg(flags)), 'Domain.attachDevice');
+    return settle(this.#native.attachDeviceFlags(xmlArg(xml, 'xml'), flagsArg(flags)), 'Domain.attachDevice');
   }
 
   /** `virDomainDetachDeviceFlags`: removes the device the XML describes (`DomainDeviceModifyFlags`).
    * A live detach asks the guest; it may finish after this resolves. */
   async detachDevice(xml: string, flags?: number): Promise<void> {
-    return settle(this.#native.detachDeviceFlags(stringArg(xml, 'xml'), flagsArg(flags)), 'Domain.detachDevice');
+    return settle(this.#native.detachDeviceFlags(xmlArg(xml, 'xml'), flagsArg(flags)), 'Domain.detachDevice');
   }
 
   /** `virDomainDetachDeviceAlias`: removes the device with this alias (`ua-…` user aliases or
@@ -449,7 +449,7 @@ export class Domain extends LibvirtEmitter<DomainEvents> {
   /** `virDomainUpdateDeviceFlags`: changes a device in place, e.g. a CD-ROM's media
    * (`DomainDeviceModifyFlags`: LIVE, CONFIG, FORCE). */
   async updateDevice(xml: string, flags?: number): Promise<void> {
-    return settle(this.#native.updateDeviceFlags(stringArg(xml, 'xml'), flagsArg(flags)), 'Domain.updateDevice');
+    return settle(this.#native.updateDeviceFlags(xmlArg(xml, 'xml'), flagsArg(flags)), 'Domain.updateDevice');
   }
 
   // ---- Block devices, interfaces, memory and CPU statistics ---------------------------------
@@ -559,7 +559,7 @@ export class Domain extends LibvirtEmitter<DomainEvents> {
    * `options.flags`: `DomainSaveRestoreFlags` (BYPASS_CACHE, RUNNING, PAUSED). */
   async save(path: string, options?: { xml?: string; flags?: number }): Promise<void> {
     const o = optionsArg(options);
-    const xml = o.xml === undefined ? null : stringArg(o.xml, 'options.xml');
+    const xml = o.xml === undefined ? null : xmlArg(o.xml, 'options.xml');
     return settle(this.#native.saveFlags(stringArg(path, 'path'), xml, flagsArg(o.flags, 'options.flags')), 'Domain.save');
   }
 
@@ -572,7 +572,7 @@ export class Domain extends LibvirtEmitter<DomainEvents> {
   /** `virDomainManagedSaveDefineXML`: replaces the domain XML in the managed-save image
    * (`DomainSaveRestoreFlags`: RUNNING, PAUSED to change how it restores). */
   async defineManagedSaveXML(xml: string, flags?: number): Promise<void> {
-    return settle(this.#native.managedSaveDefineXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Domain.defineManagedSaveXML');
+    return settle(this.#native.managedSaveDefineXML(xmlArg(xml, 'xml'), flagsArg(flags)), 'Domain.defineManagedSaveXML');
   }
 
   // ---- Snapshots and checkpoints ------------------------------------------------------------
@@ -581,7 +581,7 @@ export class Domain extends LibvirtEmitter<DomainEvents> {
    * (default: an unnamed one, libvirt picks the name and what to save)
    * (`DomainSnapshotCreateFlags`: DISK_ONLY, ATOMIC, QUIESCE, LIVE, REDEFINE, …). */
   async createSnapshot(xml = '<domainsnapshot/>', flags?: number): Promise<DomainSnapshot> {
-    const h = await settle(this.#native.snapshotCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Domain.createSnapshot');
+    const h = await settle(this.#native.snapshotCreateXML(xmlArg(xml, 'xml'), flagsArg(flags)), 'Domain.createSnapshot');
     return new DomainSnapshot(h, this);
   }
 
@@ -616,7 +616,7 @@ export class Domain extends LibvirtEmitter<DomainEvents> {
    * (default: unnamed, all disks that support it) (`DomainCheckpointCreateFlags`: REDEFINE,
    * QUIESCE, REDEFINE_VALIDATE). */
   async createCheckpoint(xml = '<domaincheckpoint/>', flags?: number): Promise<DomainCheckpoint> {
-    const h = await settle(this.#native.checkpointCreateXML(stringArg(xml, 'xml'), flagsArg(flags)), 'Domain.createCheckpoint');
+    const h = await settle(this.#native.checkpointCreateXML(xmlArg(xml, 'xml'), flagsArg(flags)), 'Domain.createCheckpoint');
     return new DomainCheckpoint(h, this);
   }
 
@@ -647,7 +647,7 @@ export class Domain extends LibvirtEmitter<DomainEvents> {
     return settle(
       this.#native.setMetadata(
         intArg(type, 'type', 0),
-        metadata === null ? null : stringArg(metadata, 'metadata'),
+        metadata === null ? null : type === DomainMetadataType.VIR_DOMAIN_METADATA_ELEMENT ? xmlArg(metadata, 'metadata') : stringArg(metadata, 'metadata'),
         o.key === undefined ? null : stringArg(o.key, 'options.key'),
         o.uri === undefined ? null : stringArg(o.uri, 'options.uri'),
         flagsArg(o.flags, 'options.flags'),

@@ -381,7 +381,7 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
    * process alive, as a socket being read does; listeners added with `on()` do not.
    */
   events<K extends keyof T & string>(name: K, options?: EventIteratorOptions): AsyncIterableIterator<T[K][0]> {
-    if (typeof name !== 'string' || !Object.hasOwn(this.#specs, name)) throw new TypeError(`unknown event ${String(name)}; one of ${Object.keys(this.#specs).join(', ')}`);
+    if (typeof name !== 'string' || !Object.hasOwn(this.#specs, name)) throw new TypeError(`unknown event ${typeof name === 'string' ? name : `(a ${typeof name})`}; one of ${Object.keys(this.#specs).join(', ')}`);
     const it = eventsOn(this as unknown as EventEmitter, name, options);
     const hub = this.#hub;
     const iterator: AsyncIterableIterator<T[K][0]> = {
@@ -409,9 +409,15 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
 {
   const base = EventEmitter.prototype as unknown as Record<string, (this: LibvirtEmitter<never>, ...a: unknown[]) => unknown>;
   const proto = LibvirtEmitter.prototype as unknown as Record<string, unknown>;
+  // Event names are strings (or symbols): anything else would reach V8's own conversion errors.
+  const nameArg = (name: unknown, optional = false) => {
+    if (typeof name === 'string' || typeof name === 'symbol' || (optional && name === undefined)) return;
+    throw new TypeError('the event name must be a string or a symbol');
+  };
   for (const m of ['on', 'addListener', 'prependListener']) {
     const original = base[m]!;
     proto[m] = function (this: LibvirtEmitter<never>, name: string | symbol, listener: unknown) {
+      nameArg(name);
       if (typeof listener === 'function') this._listenerAdding(name);  // else EventEmitter throws
       return original.call(this, name, listener);
     };
@@ -419,6 +425,7 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
   for (const m of ['removeListener', 'off']) {
     const original = base[m]!;
     proto[m] = function (this: LibvirtEmitter<never>, name: string | symbol, listener: unknown) {
+      nameArg(name);
       const r = original.call(this, name, listener);
       this._listenersRemoved(name);
       return r;
@@ -426,6 +433,7 @@ export abstract class LibvirtEmitter<T extends EventArgs<T>> extends EventEmitte
   }
   const removeAll = base.removeAllListeners!;
   proto.removeAllListeners = function (this: LibvirtEmitter<never>, ...args: unknown[]) {
+    nameArg(args[0], true);
     const r = removeAll.apply(this, args);
     this._listenersRemoved(args[0] as string | symbol | undefined);
     return r;

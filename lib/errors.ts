@@ -44,7 +44,8 @@ export class LibvirtError extends Error {
   readonly int2: number;
 
   constructor(info: LibvirtErrorInfo) {
-    super(info.message);
+    if (typeof info !== 'object' || info === null) throw new TypeError('LibvirtError needs an object of error fields');
+    super(String(info.message ?? ''));
     this.code = info.code;
     this.codeName = errorCodeName(info.code) ?? `VIR_ERR_${info.code}`;
     this.domain = info.domain;

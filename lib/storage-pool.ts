@@ -4,7 +4,7 @@
  * @see https://libvirt.org/html/libvirt-libvirt-storage.html
  */
 import { inspect } from 'node:util';
-import { flagsArg, shortName } from './args';
+import { flagsArg, shortName, xmlArg } from './args';
 import { StoragePoolState } from './constants';
 import { LibvirtEmitter, type EventHub } from './emitter';
 import { settle } from './errors';
@@ -25,7 +25,7 @@ export interface StoragePoolInfo {
 }
 
 function volumeXml(definition: StorageVolumeDefinition | string): string {
-  if (typeof definition === 'string') return definition;
+  if (typeof definition === 'string') return xmlArg(definition, 'definition');
   if (typeof definition !== 'object' || definition === null) throw new TypeError('definition must be a volume definition or an XML string');
   return buildVolumeXml(definition);
 }

@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // Runs tap with the given arguments, passes its output through, and ends with one plain
-// summary line ("tests: N passed, N failed, N skipped") taken from tap's own closing count.
+// summary line ("tests: N passed, N failed, N skipped") taken from tap's own closing counts.
 // Exits with tap's exit code (non-zero when no test ran at all).
+//
+// With no files named, every built test runs, and the tiers listed in LAST (the secrets
+// check, which greps what the others printed) run afterwards, in a second tap run of their
+// own. With a test environment ($VIRTKIT_TESTENV), everything tap prints is also appended to
+// tap-output.log beside env.json, for that check to read.
 'use strict';
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 
 const fs = require('node:fs');
+
+/** Tiers that run after every other one (dist/test/<name>). */
+const LAST = ['zz-secrets'];
 
 function findTests(dir) {
   return fs
@@ -16,25 +24,58 @@ function findTests(dir) {
 }
 
 const tapBin = path.join(__dirname, '..', 'node_modules', '.bin', 'tap');
-// With no files named, run every built test (tap's own search skips dist/).
-const args = process.argv.slice(2);
-if (!args.some((a) => !a.startsWith('-'))) args.push(...findTests(path.join('dist', 'test')));
-const child = spawn(tapBin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-let tail = '';
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  tail = (tail + chunk.toString('utf8')).slice(-4096);
-});
-child.on('close', (code, signal) => {
-  const m = /# \{ total: (\d+)((?:, \w+: \d+)*) \}/.exec(tail);
+const outLog = process.env.VIRTKIT_TESTENV ? path.join(path.dirname(process.env.VIRTKIT_TESTENV), 'tap-output.log') : null;
+
+/** One tap run; resolves { code, signal, counts, total }. */
+function runTap(args) {
+  return new Promise((resolve) => {
+    const child = spawn(tapBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const tee = (stream, to) => (chunk) => {
+      to.write(chunk);
+      if (outLog) fs.appendFileSync(outLog, chunk);
+      if (stream === 'stdout') tail = (tail + chunk.toString('utf8')).slice(-4096);
+    };
+    child.stdout.on('data', tee('stdout', process.stdout));
+    child.stderr.on('data', tee('stderr', process.stderr));
+    child.on('close', (code, signal) => {
+      const m = /# \{ total: (\d+)((?:, \w+: \d+)*) \}/.exec(tail);
+      const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };
+      if (m) for (const [, k, v] of m[2].matchAll(/(\w+): (\d+)/g)) counts[k] = Number(v);
+      resolve({ code, signal, counts, total: m ? Number(m[1]) : 0 });
+    });
+  });
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const runs = [];
+  if (args.some((a) => !a.startsWith('-'))) {
+    runs.push(args);
+  } else {
+    // With no files named, run every built test (tap's own search skips dist/).
+    const all = findTests(path.join('dist', 'test'));
+    const isLast = (f) => LAST.some((tier) => f.split(path.sep).includes(tier));
+    runs.push([...args, ...all.filter((f) => !isLast(f))]);
+    const last = all.filter(isLast);
+    if (last.length) runs.push([...args, ...last]);
+  }
   const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };
-  if (m) for (const [, k, v] of m[2].matchAll(/(\w+): (\d+)/g)) counts[k] = Number(v);
-  const total = m ? Number(m[1]) : 0;
+  let total = 0;
+  let code = 0;
+  for (const run of runs) {
+    const r = await runTap(run);
+    for (const k of Object.keys(counts)) counts[k] += r.counts[k] ?? 0;
+    total += r.total;
+    if (r.signal) code = 1;
+    else if (r.code !== 0) code = r.code ?? 1;
+  }
   console.log(`\ntests: ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped`);
-  if (signal) process.exit(1);
   if (total === 0) {
     console.error('run-tap: no test ran');
     process.exit(1);
   }
-  process.exit(code ?? 1);
-});
+  process.exit(code);
+}
+
+void main();

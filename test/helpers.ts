@@ -206,3 +206,18 @@ export async function rejection<E>(p: Promise<unknown>, cls: abstract new (...ar
   if (!(err instanceof cls)) throw new Error(`expected a ${cls.name}, got ${inspect(err)}`);
   return err;
 }
+
+/**
+ * A secret value a test uses (a password, a key), registered for the secrets check
+ * (test/zz-secrets), which greps everything the suite printed and the daemons' logs for it.
+ * Returns `value`. Kept in the environment's state dir (test-secrets.jsonl, 0600), beside
+ * env.json, whose own secrets the check finds by itself; without an environment, a no-op.
+ */
+export function registerSecret<T extends string | Buffer>(name: string, value: T): T {
+  const env = process.env.VIRTKIT_TESTENV;
+  if (!env) return value;
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  const line = JSON.stringify({ name, base64: bytes.toString('base64'), test: path.relative(repoRoot, process.argv[1] ?? '') }) + '\n';
+  fs.appendFileSync(path.join(path.dirname(env), 'test-secrets.jsonl'), line, { mode: 0o600 });
+  return value;
+}

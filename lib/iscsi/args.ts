@@ -83,6 +83,7 @@ function decode(part: string, what: string): string {
  * appear in messages (which show {@link Portal.address}).
  */
 export function parsePortal(portal: unknown, what = 'portal'): Portal {
+  if (typeof what !== 'string') what = 'portal'; // a label for messages only
   stringArg(portal, what);
   const text = (portal as string).trim();
   if (!/^iscsi:\/\//i.test(text)) {

@@ -71,7 +71,8 @@ export class IscsiError extends Error {
   readonly loginStatus: { class: number; detail: number } | null;
 
   constructor(info: IscsiErrorInfo) {
-    super(info.message);
+    if (typeof info !== 'object' || info === null) throw new TypeError('IscsiError needs an object of error fields');
+    super(String(info.message ?? ''));
     this.kind = info.kind;
     this.op = info.op;
     this.status = info.status ?? null;

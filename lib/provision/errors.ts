@@ -80,7 +80,8 @@ export class ProvisionError extends Error {
   readonly rollbackErrors: Error[];
 
   constructor(info: ProvisionErrorInfo) {
-    super(info.message);
+    if (typeof info !== 'object' || info === null) throw new TypeError('ProvisionError needs an object of error fields');
+    super(String(info.message ?? ''));
     this.step = info.step;
     this.reason = info.reason;
     this.cause = info.cause;

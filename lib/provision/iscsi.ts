@@ -217,6 +217,7 @@ export function iscsiadmLogoutArgs(target: string, portal: string): string[] {
 
 /** Whether a libvirt URI names this host (no host part: `qemu:///system`, `qemu+unix:///…`). */
 export function isLocalUri(uri: string): boolean {
+  if (typeof uri !== 'string') throw new TypeError('uri must be a string');
   const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/u.exec(uri);
   return m !== null && (m[1] === '' || m[1] === 'localhost');
 }

@@ -70,6 +70,7 @@ interface Checked {
 
 /** The bytes of a cephx key given in base64; TypeError (never quoting it) when it is not one. */
 export function cephKeyBytes(key: unknown, what = 'options.cephKey'): Buffer {
+  if (typeof what !== 'string') what = 'options.cephKey'; // a label for messages only
   if (typeof key !== 'string' || key === '') throw new TypeError(`${what} must be the key in base64 (as \`ceph auth get-key\` prints it)`);
   const k = key.trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/u.test(k) || k.length % 4 !== 0) throw new TypeError(`${what} is not base64 (as \`ceph auth get-key\` prints it)`);

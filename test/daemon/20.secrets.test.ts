@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
 import { buildSecretXml, connect, ConnectListAllSecretsFlags, LibvirtError, parseSecretXml, Secret } from 'virtkit';
-import { daemonUri, fixtures } from '../helpers';
+import { daemonUri, fixtures, registerSecret } from '../helpers';
 
 const target = daemonUri();
 if ('skip' in target) {
@@ -39,7 +39,7 @@ if ('skip' in target) {
     const conn = await connect(uri);
     t.teardown(() => conn.close());
     const target = `iqn.2026-11.org.virtkit.test:chap-${randomUUID()}`;
-    const value = randomBytes(24).toString('base64');
+    const value = registerSecret('daemon/20 secret value (base64 text)', randomBytes(24).toString('base64'));
     const secret = await conn.defineSecret({ private: false, description: 'CHAP for the test target', usage: { type: 'iscsi', target } });
     t.ok(secret instanceof Secret);
     t.match(secret.uuid, /^[0-9a-f-]{36}$/);
@@ -49,7 +49,7 @@ if ('skip' in target) {
     const back = await secret.getValue();
     t.ok(Buffer.isBuffer(back));
     t.ok(back.equals(Buffer.from(value)), 'string value reads back as its UTF-8 bytes');
-    const binary = randomBytes(64);
+    const binary = registerSecret('daemon/20 secret value (64 binary bytes)', randomBytes(64));
     await secret.setValue(binary);
     t.ok((await secret.getValue()).equals(binary), 'binary value reads back byte-equal');
 
@@ -75,7 +75,7 @@ if ('skip' in target) {
   t.test('a private secret\'s value cannot be read back', async (t) => {
     const conn = await connect(uri);
     t.teardown(() => conn.close());
-    const value = randomBytes(16);
+    const value = registerSecret('daemon/20 secret value (16 binary bytes)', randomBytes(16));
     const secret = await conn.defineSecret({ private: true, usage: { type: 'ceph', name: `client.virtkit-${randomUUID()}` } });
     await secret.setValue(value);
     const err = await secret.getValue().catch((e: unknown) => e);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, ConnectListAllStoragePoolsFlags, LibvirtError, StoragePool } from 'virtkit';
-import { daemonUri, testEnv, type IscsiTarget, tempDir } from '../helpers';
+import { daemonUri, testEnv, type IscsiTarget, tempDir, registerSecret } from '../helpers';
 
 const target = daemonUri();
 const env = testEnv();
@@ -146,7 +146,7 @@ if ('skip' in target) {
     t.teardown(() => pool.undefine().catch(() => undefined));
 
     // A wrong password: the start fails with a typed error that does not contain it.
-    const wrong = `wrong-${randomBytes(9).toString('hex')}`;
+    const wrong = registerSecret('daemon/30 wrong CHAP password', `wrong-${randomBytes(9).toString('hex')}`);
     await secret.setValue(wrong);
     const err = await pool.start().catch((e: unknown) => e);
     t.ok(err instanceof LibvirtError, 'start with a wrong CHAP password fails');

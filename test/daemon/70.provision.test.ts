@@ -12,7 +12,7 @@ import {
   connect, defineGuest, guestsUsingPool, IscsiError, ISCSIADM_PATHS, iscsiPoolDefinition, LibvirtError, parsePoolXml, ProvisionError, provisionIscsiPool,
   provisionGuest, provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool,
 } from 'virtkit';
-import { daemonUri, privateLibvirtd, tempDir, testEnv, type IscsiTarget, libvirtLists, shown, rejection } from '../helpers';
+import { daemonUri, libvirtLists, privateLibvirtd, registerSecret, rejection, shown, tempDir, testEnv, type IscsiTarget } from '../helpers';
 
 const shared = daemonUri();
 const env = testEnv();
@@ -199,7 +199,7 @@ if (skip) {
   t.test('a wrong CHAP password: a preflight error in plain words, no secret in it, nothing left behind', async (t) => {
     const conn = await open(t);
     const before = await libvirtLists(conn);
-    const wrong = `wrong${randomBytes(6).toString('hex')}`;
+    const wrong = registerSecret('daemon/70 wrong CHAP password', `wrong${randomBytes(6).toString('hex')}`);
     const err = await provisionError(provisionIscsiPool(conn, { ...options(`vk-badchap-${id()}`), chap: { username: chap.username, password: wrong } }));
     t.match(err, { step: 'preflight', reason: 'auth' });
     t.match(err.message, /wrong CHAP user name or password/);
@@ -281,7 +281,7 @@ if (skip) {
     // The open target takes any login, so a wrong password passes the preflight: the call
     // gets as far as the pool, which is on another target.
     const open_ = tgt!.targets.find((x) => !x.chap)!;
-    const wrong = `wrong${randomBytes(6).toString('hex')}`;
+    const wrong = registerSecret('daemon/70 wrong CHAP password', `wrong${randomBytes(6).toString('hex')}`);
     const err = await provisionError(provisionIscsiPool(conn, { ...options(name), target: open_.iqn, chap: { username: chap.username, password: wrong } }));
     t.match(err, { step: 'pool', reason: 'conflict' });
     t.notMatch(err.actions.join('\n'), /secret/, 'the secret was not touched');
@@ -429,7 +429,7 @@ if (skip) {
   t.test('rbd: monitors that refuse or do not answer fail the preflight; with the preflight off, libvirt\'s failed start is rolled back', async (t) => {
     const conn = await open(t);
     const before = await libvirtLists(conn);
-    const key = randomBytes(28).toString('base64');
+    const key = registerSecret('daemon/70 wrong Ceph key', randomBytes(28).toString('base64'));
     const srv = net.createServer();
     await new Promise<void>((resolve) => srv.listen({ host: '127.0.0.1', port: 0 }, resolve));
     const closedPort = (srv.address() as net.AddressInfo).port;

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
 import { connect, Connection, DEFAULT_URI, ErrorNumber, LibvirtError, libvirtVersion } from 'virtkit';
-import { fixtures } from '../helpers';
+import { fixtures, registerSecret } from '../helpers';
 
 t.test('connect() with no URI opens test:///default and reports host facts', async (t) => {
   const saved = process.env.LIBVIRT_DEFAULT_URI;
@@ -101,7 +101,7 @@ t.test('LIBVIRT_DEFAULT_URI is honoured when no URI is given', async (t) => {
 
 t.test('auth answers the credentials libvirt asks for, and never shows the password', async (t) => {
   const uri = `test://${path.join(fixtures, 'testdriver', 'auth.xml')}`;
-  const password = 's3cret-virtkit-pw';
+  const password = registerSecret('driver/10 connect auth password', 's3cret-virtkit-pw');
   const conn = await connect(uri, { auth: { username: 'virtkit-tester', password } });
   t.equal(conn.uri, uri);
   t.equal(await conn.type(), 'TEST');

@@ -5,6 +5,7 @@ import t from 'tap';
 import {
   connect, defineGuest, ProvisionError, provisionIscsiPool, provisionMultipathPool, provisionRbdPool, teardownGuest, teardownPool, type Connection,
 } from 'virtkit';
+import { registerSecret } from '../helpers';
 
 const lists = async (conn: Connection) => ({
   pools: (await conn.listAllStoragePools()).map((p) => p.uuid).sort(),
@@ -13,7 +14,7 @@ const lists = async (conn: Connection) => ({
 
 const iscsi = {
   type: 'iscsi-direct', name: 'p1', portal: '127.0.0.1:3260', target: 'iqn.2026-11.org.example:t', initiatorIqn: 'iqn.2026-11.org.example:i',
-  chap: { username: 'u', password: 'secret-password-1' },
+  chap: { username: 'u', password: registerSecret('driver/90 CHAP password', 'secret-password-1') },
 };
 const rbd = { name: 'r1', monitors: ['127.0.0.1'], pool: 'rbd', cephUser: 'libvirt', cephKey: Buffer.alloc(28, 1).toString('base64') };
 

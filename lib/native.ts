@@ -342,6 +342,9 @@ export interface NativeBinding {
   ): Promise<NativeIscsiSession>;
 }
 
-export const native = bindings('virtkit') as NativeBinding;
+// VIRTKIT_NATIVE_ADDON names another build of the addon (an absolute path): the sanitizer runs
+// (scripts/test-asan.sh) load their instrumented build with it and leave build/Release alone.
+const addonPath = process.env.VIRTKIT_NATIVE_ADDON;
+export const native = (addonPath ? require(addonPath) : bindings('virtkit')) as NativeBinding;
 native.setErrorClass(LibvirtError);
 native.iscsiSetErrorClass(IscsiError);

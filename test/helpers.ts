@@ -11,6 +11,9 @@ import type { Connection } from 'virtkit';
 /** The repository root (tests run from dist/test/<tier>/). */
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const fixtures = path.join(repoRoot, 'test', 'fixtures');
+/** Time limits of child processes are multiplied by this: scripts/test-asan.sh sets
+ * VIRTKIT_TEST_TIME_SCALE, because the ASan runtime's exact stacks make calls several times slower. */
+export const timeScale = Math.max(1, Number(process.env.VIRTKIT_TEST_TIME_SCALE) || 1);
 
 export interface IscsiLun {
   lun: number;

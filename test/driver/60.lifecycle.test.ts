@@ -2,10 +2,10 @@
 // a pending call keeps it alive until it settles, and exiting with calls in flight is clean.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { repoRoot } from '../helpers';
+import { repoRoot, timeScale } from '../helpers';
 
 function node(code: string) {
-  return spawnSync(process.execPath, ['-e', code], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, ['-e', code], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 * timeScale });
 }
 
 t.test('a program that never closes its connection still exits', async (t) => {

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import t from 'tap';
 import { connect, Domain, DomainEventType, LibvirtError, StoragePool, type Connection, type DomainLifecycleEvent } from 'virtkit';
-import { repoRoot } from '../helpers';
+import { repoRoot, timeScale } from '../helpers';
 
 const domXml = (name: string) => `<domain type='test'><name>${name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`;
 const poolXml = (name: string) => `<pool type='dir'><name>${name}</name><target><path>/vk-events/${name}</path></target></pool>`;
@@ -188,7 +188,7 @@ t.test('events on another connection of the same driver', async (t) => {
 // In a child process: a listener left subscribed does not keep the process alive, and a
 // throwing listener is an ordinary uncaught exception.
 const child = (code: string) =>
-  spawnSync(process.execPath, ['-e', code], { cwd: repoRoot, encoding: 'utf8', timeout: 30000 });
+  spawnSync(process.execPath, ['-e', code], { cwd: repoRoot, encoding: 'utf8', timeout: 30000 * timeScale });
 
 t.test('a process with live subscriptions still exits when its work is done', async (t) => {
   const r = child(`

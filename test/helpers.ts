@@ -224,3 +224,16 @@ export function registerSecret<T extends string | Buffer>(name: string, value: T
   fs.appendFileSync(path.join(path.dirname(env), 'test-secrets.jsonl'), line, { mode: 0o600 });
   return value;
 }
+
+/** The rows of the table under `title` in an example's output (after its header and dashes), as cells. */
+export function tableAfter(out: string, title: string): string[][] {
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => l === title);
+  if (at < 0) return [];
+  const rows: string[][] = [];
+  for (const l of lines.slice(at + 3)) {
+    if (l.trim() === '') break;
+    rows.push(l.trim().split(/\s{2,}/u));
+  }
+  return rows;
+}

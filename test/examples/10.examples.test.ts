@@ -7,23 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { connect, defineGuest, provisionIscsiPool, teardownPool } from 'virtkit';
-import { daemonUri, privateLibvirtd, repoRoot, testEnv, type IscsiTarget } from '../helpers';
+import { daemonUri, privateLibvirtd, repoRoot, testEnv, type IscsiTarget, tableAfter } from '../helpers';
 
 const example = (name: string) => path.join(repoRoot, 'dist', 'examples', `${name}.js`);
 const run = (name: string, args: string[]) => spawnSync(process.execPath, [example(name), ...args], { encoding: 'utf8', timeout: 240000 });
-
-/** The rows of the table under `title` (after its header and dashes), as cells. */
-function tableAfter(out: string, title: string): string[][] {
-  const lines = out.split('\n');
-  const at = lines.findIndex((l) => l === title);
-  if (at < 0) return [];
-  const rows: string[][] = [];
-  for (const l of lines.slice(at + 3)) {
-    if (l.trim() === '') break;
-    rows.push(l.trim().split(/\s{2,}/u));
-  }
-  return rows;
-}
 
 t.test('quickstart on test:///default: host, pools with volumes, domains', async (t) => {
   const r = run('quickstart', ['--uri', 'test:///default']);

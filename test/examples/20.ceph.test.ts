@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect, type Connection } from 'virtkit';
-import { cephEnv, cephJson, privateLibvirtd, repoRoot, tempDir, type CephEnv, type RbdTarget } from '../helpers';
+import { cephEnv, cephJson, privateLibvirtd, repoRoot, tempDir, type CephEnv, type RbdTarget, tableAfter } from '../helpers';
 
 const MiB = 1024 * 1024;
 const example = (name: string) => path.join(repoRoot, 'dist', 'examples', `${name}.js`);
@@ -18,19 +18,6 @@ function run(name: string, args: string[]) {
   const started = Date.now();
   const r = spawnSync(process.execPath, [example(name), ...args], { encoding: 'utf8', timeout: 240000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
-}
-
-/** The rows of the table under `title` (after its header and dashes), as cells. */
-function tableAfter(out: string, title: string): string[][] {
-  const lines = out.split('\n');
-  const at = lines.findIndex((l) => l === title);
-  if (at < 0) return [];
-  const rows: string[][] = [];
-  for (const l of lines.slice(at + 3)) {
-    if (l.trim() === '') break;
-    rows.push(l.trim().split(/\s{2,}/u));
-  }
-  return rows;
 }
 
 /** libvirt's lists of secrets, pools and domains. */

@@ -37,7 +37,7 @@ function runFuzz(t: { teardown: (fn: () => unknown) => void }, runSeed: number, 
   const child = spawnSync(
     process.execPath,
     [path.join(__dirname, 'runner.js'), '--seed', String(runSeed), '--calls', String(runCalls), '--progress', progress, '--report', reportFile, ...extra],
-    { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LIBVIRT_DEFAULT_URI: 'test:///default' } },
+    { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LIBVIRT_DEFAULT_URI: 'test:///default', TMPDIR: dir } }, // the runner's own temp dir lands in ours: removed even when it crashes
   );
   const lines = fs.existsSync(progress) ? fs.readFileSync(progress, 'utf8').trimEnd().split('\n') : [];
   const report = fs.existsSync(reportFile) ? (JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report) : null;

@@ -50,11 +50,15 @@ function runTap(args) {
 async function main() {
   const args = process.argv.slice(2);
   const runs = [];
+  const started = Date.now();
+  const whole = !args.some((a) => !a.startsWith('-'));
+  let files = 0;
   if (args.some((a) => !a.startsWith('-'))) {
     runs.push(args);
   } else {
     // With no files named, run every built test (tap's own search skips dist/).
     const all = findTests(path.join('dist', 'test'));
+    files = all.length;
     const isLast = (f) => LAST.some((tier) => f.split(path.sep).includes(tier));
     runs.push([...args, ...all.filter((f) => !isLast(f))]);
     const last = all.filter(isLast);
@@ -71,6 +75,13 @@ async function main() {
     else if (r.code !== 0) code = r.code ?? 1;
   }
   console.log(`\ntests: ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped`);
+  if (whole && total > 0) {
+    // The whole suite's counts, for the README's reliability section (scripts/reliability.js):
+    // { files, pass, fail, skip, todo, seconds, exitCode }.
+    const report = path.join('dist', 'reports', 'tests.json');
+    fs.mkdirSync(path.dirname(report), { recursive: true });
+    fs.writeFileSync(report, JSON.stringify({ files, ...counts, seconds: Math.round((Date.now() - started) / 1000), exitCode: code }, null, 2));
+  }
   if (total === 0) {
     console.error('run-tap: no test ran');
     process.exit(1);

@@ -31,7 +31,10 @@ export interface ConnectAuth {
 }
 
 /** libvirt keepalive: after `count` unanswered probes sent every `interval` seconds the
- * connection is closed. Meaningful for connections to a daemon. */
+ * connection is closed. Meaningful for connections to a daemon. While it is on, the
+ * connection's calls (its objects' included, streams excepted) run one at a time: libvirt
+ * 9.0's client, after a keepalive timeout with several calls in flight, hangs them and then
+ * crashes the process (see native/handle.h, CallGate). */
 export interface KeepAlive {
   interval: number;
   count: number;

@@ -151,6 +151,7 @@ Napi::Value Connect::Close(const Napi::CallbackInfo& info) {
   Hold<ConnectTraits> ref = Detach();
   if (!ref) return Queue(info.Env(), [] {});  // already closed: nothing to do
   return Queue(info.Env(), [ref = std::move(ref)]() mutable {
+    SetCallGate(ref.get(), false);
     if (virConnectClose(ref.Release()) < 0) ThrowLastError();
   });
 }
@@ -243,6 +244,7 @@ Napi::Value Connect::SetKeepAlive(const Napi::CallbackInfo& info) {
   return Call(info, [interval, count](virConnectPtr c) {
     int r = virConnectSetKeepAlive(c, interval, count);
     if (r < 0) ThrowLastError();
+    SetCallGate(c, r == 0 && interval > 0);  // keepalive on: one call at a time (handle.h)
     return r == 0;  // false: the other side does not support keepalive
   });
 }

@@ -17,6 +17,8 @@ struct ConnectTraits {
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virConnectRef(p); }
   static void Unref(Ptr p) { virConnectClose(p); }
+  // The connection whose calls it makes (no reference taken): for CallGate().
+  static virConnectPtr Conn(Ptr p) { return p; }
 };
 
 class Connect : public Handle<Connect, ConnectTraits> {

@@ -17,6 +17,8 @@ struct DomainTraits {
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virDomainRef(p); }
   static void Unref(Ptr p) { virDomainFree(p); }
+  // The connection whose calls it makes (no reference taken): for CallGate().
+  static virConnectPtr Conn(Ptr p) { return virDomainGetConnect(p); }
 };
 
 class Domain : public Handle<Domain, DomainTraits> {

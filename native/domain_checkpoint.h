@@ -18,6 +18,8 @@ struct DomainCheckpointTraits {
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virDomainCheckpointRef(p); }
   static void Unref(Ptr p) { virDomainCheckpointFree(p); }
+  // The connection whose calls it makes (no reference taken): for CallGate().
+  static virConnectPtr Conn(Ptr p) { return virDomainCheckpointGetConnect(p); }
 };
 
 class DomainCheckpoint : public Handle<DomainCheckpoint, DomainCheckpointTraits> {

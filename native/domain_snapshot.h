@@ -18,6 +18,8 @@ struct DomainSnapshotTraits {
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virDomainSnapshotRef(p); }
   static void Unref(Ptr p) { virDomainSnapshotFree(p); }
+  // The connection whose calls it makes (no reference taken): for CallGate().
+  static virConnectPtr Conn(Ptr p) { return virDomainSnapshotGetConnect(p); }
 };
 
 class DomainSnapshot : public Handle<DomainSnapshot, DomainSnapshotTraits> {

@@ -7,7 +7,10 @@
 //    reference to the call pool instead of dropping it on the main thread.
 #pragma once
 #include <napi.h>
+#include <libvirt/libvirt.h>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,9 +23,24 @@ namespace virtkit {
 // reference to a remote connection closes it (network I/O).
 void ReleaseOffThread(std::function<void()> job);
 
+// libvirt 9.0's RPC client, after a keepalive timeout with more than one call in flight on
+// one connection, fails the call that holds the socket and hands the socket on to the next
+// waiting call, which then waits in poll() without a timeout: the connection is never closed
+// (no close callback), the other calls hang for as long as the daemon stays silent, and when
+// it speaks again the process dies of SIGSEGV in a stale socket watch
+// (g_main_context_dispatch under virNetClientIOEventLoop; test/daemon/80.faults). With one
+// call at a time the failing call closes the connection and later calls fail at once. So on
+// a connection with keepalive on (SetCallGate from setKeepAlive), every call on it or on its
+// objects holds its gate, a mutex, while it runs: CallGate() returns it, or null for the
+// connections whose calls run concurrently (all others). Streams are never gated (libvirt
+// has no virStreamGetConnect).
+std::shared_ptr<std::mutex> CallGate(virConnectPtr conn);
+void SetCallGate(virConnectPtr conn, bool on);
+
 // Per-type traits: T::Ptr, T::Ref(ptr) (adds a reference), T::Unref(ptr), T::kName,
 // T::kTag (napi_type_tag), T::kInvalid (the libvirt error code for a freed handle) and
-// T::kFreed (its message), T::Class (the wrap class, which has a static Constructor(env)).
+// T::kFreed (its message), T::Class (the wrap class, which has a static Constructor(env)),
+// T::Conn(ptr) (the connection the object's calls go through, for CallGate).
 template <typename T>
 class Hold {
  public:
@@ -130,7 +148,12 @@ class Handle : public Napi::ObjectWrap<Derived> {
     if (!ptr_) return RejectedPromise(env, FreedFailure());
     Hold<T> ref = Hold<T>::Take(ptr_);
     if (!ref) return RejectedPromise(env, Failure::FromLastError());
-    return Queue(env, [ref = std::move(ref), fn = std::move(fn)]() mutable { return fn(ref.get()); });
+    std::shared_ptr<std::mutex> gate = CallGate(T::Conn(ref.get()));
+    return Queue(env, [ref = std::move(ref), fn = std::move(fn), gate = std::move(gate)]() mutable {
+      std::unique_lock<std::mutex> serial;
+      if (gate) serial = std::unique_lock<std::mutex>(*gate);
+      return fn(ref.get());
+    });
   }
 
   // Gives up the wrap's own reference; returns it (or an empty Ref if already freed).

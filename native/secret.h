@@ -18,6 +18,8 @@ struct SecretTraits {
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virSecretRef(p); }
   static void Unref(Ptr p) { virSecretFree(p); }
+  // The connection whose calls it makes (no reference taken): for CallGate().
+  static virConnectPtr Conn(Ptr p) { return virSecretGetConnect(p); }
 };
 
 class Secret : public Handle<Secret, SecretTraits> {

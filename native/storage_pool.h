@@ -17,6 +17,8 @@ struct StoragePoolTraits {
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virStoragePoolRef(p); }
   static void Unref(Ptr p) { virStoragePoolFree(p); }
+  // The connection whose calls it makes (no reference taken): for CallGate().
+  static virConnectPtr Conn(Ptr p) { return virStoragePoolGetConnect(p); }
 };
 
 class StoragePool : public Handle<StoragePool, StoragePoolTraits> {

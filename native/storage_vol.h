@@ -18,6 +18,8 @@ struct StorageVolTraits {
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virStorageVolRef(p); }
   static void Unref(Ptr p) { virStorageVolFree(p); }
+  // The connection whose calls it makes (no reference taken): for CallGate().
+  static virConnectPtr Conn(Ptr p) { return virStorageVolGetConnect(p); }
 };
 
 // One volume with its info and path, fetched together (StoragePool.listAllVolumesWithInfo).

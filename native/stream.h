@@ -19,6 +19,8 @@ struct StreamTraits {
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virStreamRef(p); }
   static void Unref(Ptr p) { virStreamFree(p); }
+  // No public virStreamGetConnect: stream calls are never gated (see CallGate()).
+  static virConnectPtr Conn(Ptr) { return nullptr; }
 };
 
 class Stream : public Handle<Stream, StreamTraits> {

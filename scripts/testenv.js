@@ -6,6 +6,7 @@
 //
 //   node scripts/testenv.js start --state DIR   # DIR: a fresh (empty) temp dir from the caller
 //   node scripts/testenv.js stop  --state DIR   # stops everything, removes DIR; idempotent
+//   node scripts/testenv.js respawn --state DIR libvirtd|ceph-osd   # again, after a test killed it
 //
 // or from JavaScript: `await start({ stateDir })` (returns the env object) and `await stop(dir)`.
 //
@@ -268,7 +269,9 @@ set -eu
 base=$1
 mount --make-rprivate /
 ${LIBVIRT_MOUNTS.map(([sub, target]) => `mkdir -p ${target} && mount --bind "$base/${sub}" ${target}`).join('\n')}
-${VIRTLOGD} -d -p "$base/virtlogd.pid"
+# A libvirtd started again (respawn) keeps the virtlogd that is still running: its socket is
+# in $base/run, which this namespace mounts too.
+kill -0 "$(cat "$base/virtlogd.pid" 2>/dev/null)" 2>/dev/null || ${VIRTLOGD} -d -p "$base/virtlogd.pid"
 exec ${LIBVIRTD} -p "$base/libvirtd.pid"
 `;
 
@@ -625,6 +628,15 @@ const CEPH_OSD_SETTINGS = { osd_heartbeat_grace: 20, osd_heartbeat_interval: 5, 
 // The RBD images the gateway tgtd exports (LUN number, size, INQUIRY product).
 const CEPH_LUNS = [[1, 64 * MiB, 'RBD-LUN1'], [2, 32 * MiB, 'RBD-LUN2']];
 
+/** The OSD's object store: memstore (the default: fastest, in memory), or `bluestore` (a
+ * sparse file in DIR) from $VIRTKIT_TESTENV_OSD_STORE, for tests that kill the OSD and start it
+ * again (respawn) on the same data. */
+function osdStore() {
+  const s = process.env.VIRTKIT_TESTENV_OSD_STORE || 'memstore';
+  if (s !== 'memstore' && s !== 'bluestore') throw new TestEnvError(`VIRTKIT_TESTENV_OSD_STORE must be memstore or bluestore, not ${s}`);
+  return s;
+}
+
 function cephSkipReason() {
   if (skipList().includes('ceph')) return 'skipped by VIRTKIT_TESTENV_SKIP';
   const bins = [[CEPH_MON, 'ceph-mon'], [CEPH_MGR, 'ceph-mgr'], [CEPH_OSD, 'ceph-osd'], [CEPH, 'ceph-common'],
@@ -661,7 +673,7 @@ function keyring(entities) {
     `[${name}]\n\tkey = ${key}\n${Object.entries(caps).map(([svc, c]) => `\tcaps ${svc} = "${c}"\n`).join('')}`).join('');
 }
 
-const CEPH_CONF = (d, { fsid, v1, v2 }) => `# ceph.conf of the private cluster of scripts/testenv.js: one mon (a), one mgr (x), one
+const CEPH_CONF = (d, { fsid, v1, v2, store }) => `# ceph.conf of the private cluster of scripts/testenv.js: one mon (a), one mgr (x), one
 # memstore OSD (0), cephx, pool size 1, everything on 127.0.0.1 and in ${d}.
 [global]
 fsid = ${fsid}
@@ -695,8 +707,15 @@ mon cluster log file = default=${d}/log/$cluster.$channel.log cluster=${d}/log/$
 mon data = ${d}/mon/$cluster-$id
 mgr data = ${d}/mgr/$cluster-$id
 osd data = ${d}/osd/$cluster-$id
-osd objectstore = memstore
-memstore device bytes = ${1024 * MiB}
+${store === 'bluestore' ? `# BlueStore on a sparse file (VIRTKIT_TESTENV_OSD_STORE=bluestore): an OSD killed and started
+# again finds its objects, which memstore (kept in memory, saved only by a clean umount, which
+# Pacific's fast shutdown skips even on SIGTERM) loses.
+osd objectstore = bluestore
+bluestore block path = ${d}/osd/$cluster-$id.block
+bluestore block size = ${1024 * MiB}
+bluestore fsck on mount = false
+osd memory target = ${896 * MiB}` : `osd objectstore = memstore
+memstore device bytes = ${1024 * MiB}`}
 
 [mon]
 keyring = ${d}/mon/$cluster-$id/keyring
@@ -793,7 +812,7 @@ async function startCeph(state, { timeoutMs }) {
   for (let attempt = 1; ; attempt++) {
     v1 = await freePort();
     do v2 = await freePort(); while (v2 === v1);
-    writeFileAtomic(conf, CEPH_CONF(d, { fsid, v1, v2 }), 0o644);
+    writeFileAtomic(conf, CEPH_CONF(d, { fsid, v1, v2, store: osdStore() }), 0o644);
     fs.rmSync(f('mon', 'ceph-a'), { recursive: true, force: true });
     fs.rmSync(f('monmap'), { force: true });
     await must(MONMAPTOOL, ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${v2},v1:127.0.0.1:${v1}]`, f('monmap')], 'monmaptool --create');
@@ -802,6 +821,10 @@ async function startCeph(state, { timeoutMs }) {
     daemons.push(monD);
     // The OSD's store is made meanwhile: memstore, local files only, and --no-mon-config (else
     // it waits for the mon to hand it its configuration).
+    if (attempt === 1 && osdStore() === 'bluestore') {
+      fs.closeSync(fs.openSync(f('osd', 'ceph-0.block'), 'w', 0o600));
+      fs.truncateSync(f('osd', 'ceph-0.block'), 1024 * MiB); // sparse
+    }
     if (attempt === 1) await must(CEPH_OSD, ['-c', conf, '--no-mon-config', '--mkfs', '-i', '0', '--osd-uuid', osdUuid], 'ceph-osd --mkfs');
     // Registers OSD 0 (the mon answering it is the readiness check; `osd new` with the same
     // UUID and id is idempotent). Short connection attempts, so that a mon that could not bind
@@ -1190,6 +1213,81 @@ async function stop(stateDir) {
   return { removed: true, left };
 }
 
+/**
+ * Starts a daemon of a running environment again, after a test killed it: `libvirtd` (same
+ * socket, state and virtlogd: a new mount namespace laid out like the first) or `ceph-osd`
+ * (osd.0 on the same data and ceph.conf). Waits until it serves (libvirtd: `virsh version`;
+ * the OSD: up, and every PG active), records it in pids.json (so `stop` stops it) and its
+ * pid in env.json. Resolves the new pid.
+ */
+async function respawn(stateDir, name, { timeoutMs = 60000 } = {}) {
+  const dir = fs.realpathSync(path.resolve(stateDir));
+  if (!fs.existsSync(path.join(dir, MARKER))) throw new TestEnvError(`${dir} is not a virtkit test environment state dir`);
+  const state = new State(dir);
+  const envFile = path.join(dir, 'env.json');
+  const env = readJson(envFile);
+  const deadline = Date.now() + timeoutMs;
+  const running = (n) => state.pids().filter((p) => p.name === n && isAlive(p.pid, p.startTime));
+  let pid;
+  if (name === 'libvirtd') {
+    if (!env?.libvirt?.uri) throw new TestEnvError('this environment has no libvirt part');
+    if (running('libvirtd').length) throw new TestEnvError('libvirtd is still running');
+    const base = path.join(dir, 'libvirt');
+    const out = path.join(base, 'log', 'daemon-stderr.log');
+    const daemon = spawnDaemon(state, 'libvirtd', UNSHARE, ['-m', '--propagation', 'private', '--', '/bin/sh', path.join(base, 'ns.sh'), base], { outFile: out, cwd: '/' });
+    for (;;) {
+      if (daemon.exited()) throw new TestEnvError(`libvirtd ${daemon.exited()}:\n${tail(path.join(base, 'log', 'libvirtd.log'))}\n${tail(out, 10)}`);
+      const r = await run(VIRSH, ['-q', '-c', env.libvirt.uri, 'version'], { timeoutMs: 10000 });
+      if (r.code === 0) break;
+      if (Date.now() > deadline) throw new TestEnvError(`libvirtd did not answer again within ${timeoutMs} ms: ${r.stderr.trim()}`);
+      await sleep(200);
+    }
+    pid = daemon.pid;
+    env.libvirt.pid = pid;
+  } else if (name === 'ceph-osd') {
+    if (!env?.ceph?.conf) throw new TestEnvError('this environment has no ceph part');
+    if (running('ceph-osd').length) throw new TestEnvError('ceph-osd is still running');
+    const d = path.join(dir, 'ceph');
+    const ceph = (args) => run(CEPH, ['-c', env.ceph.conf, '--id', 'admin', '--connect-timeout', '10', ...args, '--format', 'json'], { timeoutMs: 15000 });
+    // The mon may still hold the killed OSD for up (one OSD: no peer reports it): the new one
+    // serves once the osdmap has it up from a later epoch than the old one.
+    const upFrom = async () => {
+      const r = await ceph(['osd', 'dump']);
+      const o = r.code === 0 ? JSON.parse(r.stdout).osds?.find((x) => x.osd === 0) : null;
+      return o ? { up: o.up === 1, from: o.up_from } : null;
+    };
+    const before = (await upFrom())?.from ?? -1;
+    const osd = spawnCephDaemon(state, d, env.ceph.conf, 'osd', '0');
+    let why = '';
+    for (;;) {
+      if (osd.exited()) throw new TestEnvError(`ceph-osd.0 ${osd.exited()}:\n${tail(osd.logFile, 20)}`);
+      const o = await upFrom().catch(() => null);
+      const r = await ceph(['status']);
+      if (!o || !o.up || o.from <= before) why = `osd.0 not up again (up_from ${o?.from}, was ${before})`;
+      else if (r.code === 0) {
+        try {
+          const s = JSON.parse(r.stdout);
+          const pgs = s.pgmap?.pgs_by_state ?? [];
+          const active = pgs.filter((p) => p.state_name.split('+').includes('active') && !p.state_name.includes('stale')).reduce((n, p) => n + p.count, 0);
+          if (s.pgmap?.num_pgs > 0 && active === s.pgmap.num_pgs) break;
+          why = `PGs: ${pgs.map((p) => `${p.count} ${p.state_name}`).join(', ')}`;
+        } catch (e) {
+          why = `unreadable ceph status: ${e.message}`;
+        }
+      } else why = r.stderr.trim().split('\n').pop();
+      if (Date.now() > deadline) throw new TestEnvError(`ceph-osd.0 not serving again within ${timeoutMs} ms: ${why}\n${tail(osd.logFile, 20)}`);
+      await sleep(250);
+    }
+    pid = osd.pid;
+    env.ceph.osdPid = pid;
+  } else {
+    throw new TestEnvError(`respawn: unknown daemon ${name} (libvirtd or ceph-osd)`);
+  }
+  env.pids = state.pids().map(({ name: n, pid: p }) => ({ name: n, pid: p }));
+  writeEnv(state, env);
+  return pid;
+}
+
 // ---------------------------------------------------------------------------------------------
 // CLI
 
@@ -1226,15 +1324,20 @@ function summary(env) {
 async function main(argv) {
   const [cmd, ...rest] = argv;
   let stateDir = null;
+  const names = [];
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === '--state') stateDir = rest[++i];
     else if (rest[i].startsWith('--state=')) stateDir = rest[i].slice('--state='.length);
+    else if (cmd === 'respawn' && !rest[i].startsWith('-')) names.push(rest[i]);
     else throw new TestEnvError(`unknown argument ${rest[i]}`);
   }
-  if ((cmd !== 'start' && cmd !== 'stop') || !stateDir) {
-    throw new TestEnvError('usage: node scripts/testenv.js start|stop --state DIR');
+  if ((cmd !== 'start' && cmd !== 'stop' && cmd !== 'respawn') || !stateDir || (cmd === 'respawn' && names.length !== 1)) {
+    throw new TestEnvError('usage: node scripts/testenv.js start|stop --state DIR, or respawn --state DIR libvirtd|ceph-osd');
   }
-  if (cmd === 'start') {
+  if (cmd === 'respawn') {
+    // stdout: the new pid, alone (for the tests' helper).
+    process.stdout.write(`${await respawn(stateDir, names[0])}\n`);
+  } else if (cmd === 'start') {
     const t0 = Date.now();
     const env = await start({ stateDir });
     process.stdout.write(`${summary(env)}\nstarted in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -1254,4 +1357,4 @@ if (require.main === module) {
   );
 }
 
-module.exports = { start, stop };
+module.exports = { start, stop, respawn };

@@ -145,22 +145,101 @@ export function tempDir(t: { teardown: (fn: () => unknown) => void }, prefix: st
   return dir;
 }
 
+/** A private environment's env.json: the shared shape, plus its state dir and daemon pids. */
+export type PrivateTestEnv = Omit<TestEnv, 'libvirt' | 'iscsi'> & {
+  stateDir: string;
+  libvirt: Part<{ uri: string; socket: string; pid: number }>;
+  iscsi: Part<{ portal: string; controlPort: number; targets: IscsiTarget[]; pid: number }>;
+};
+
 /**
  * A test environment of the test's own (`scripts/testenv.js start` with the given parts
- * skipped), stopped and removed when `t` ends: for tests that kill or stop its daemons, or
- * compare a daemon's whole lists, which the shared environment's other tests change meanwhile.
+ * skipped, and `env` added to its environment, e.g. VIRTKIT_TESTENV_OSD_STORE), stopped and
+ * removed when `t` ends: for tests that kill or stop its daemons, or compare a daemon's whole
+ * lists, which the shared environment's other tests change meanwhile.
  */
-function privateEnv(t: { teardown: (fn: () => unknown) => void }, prefix: string, skip: string): TestEnv & { iscsi: Part<{ pid: number }> } {
+export function privateEnv(t: { teardown: (fn: () => unknown) => void }, prefix: string, skip: string, env: Record<string, string> = {}): PrivateTestEnv {
   const script = path.join(repoRoot, 'scripts', 'testenv.js');
   const state = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
   t.teardown(() => {
     spawnSync(process.execPath, [script, 'stop', '--state', state], { stdio: 'ignore', timeout: 60000 });
   });
   const started = spawnSync(process.execPath, [script, 'start', '--state', state], {
-    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120000, env: { ...process.env, VIRTKIT_TESTENV_SKIP: skip },
+    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120000, env: { ...process.env, ...env, VIRTKIT_TESTENV_SKIP: skip },
   });
   if (started.status !== 0) throw new Error(`a private test environment (without ${skip}) did not start: ${started.stderr}`);
-  return JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as TestEnv & { iscsi: Part<{ pid: number }> };
+  return JSON.parse(fs.readFileSync(path.join(state, 'env.json'), 'utf8')) as PrivateTestEnv;
+}
+
+/**
+ * Starts a daemon of a private environment again after the test killed it
+ * (`scripts/testenv.js respawn`): `libvirtd` on the same socket and state, or `ceph-osd` on
+ * the same data (needs VIRTKIT_TESTENV_OSD_STORE=bluestore: memstore loses its objects).
+ * Returns once it serves again; resolves its new pid (also written to the env).
+ */
+export function respawnDaemon(env: PrivateTestEnv, daemon: 'libvirtd' | 'ceph-osd'): number {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'testenv.js'), 'respawn', '--state', env.stateDir, daemon], {
+    stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 90000 * timeScale,
+  });
+  if (r.status !== 0) throw new Error(`${daemon} did not start again: ${r.stderr}${r.error ? String(r.error) : ''}`);
+  return Number(r.stdout.trim());
+}
+
+/** One fault a test injected, as `recordFaults` writes it. */
+export interface FaultRecord {
+  /** What was done, e.g. `libvirtd SIGKILL under 200 mixed calls`. */
+  fault: string;
+  /** How many times it was injected (a kill: 1). */
+  injected: number;
+  /** Calls not yet settled when it was injected. */
+  inFlight: number;
+  /** How many of those settled (== inFlight unless something hung). */
+  settled: number;
+  /** How many of them rejected with the library's typed error (LibvirtError, IscsiError). */
+  typedErrors: number;
+  /** How many resolved (with a valid result). */
+  resolved: number;
+  /** Whether the program worked again afterwards (a new connection/session, a refresh). */
+  recovered: boolean;
+  /** The typed errors by code name (LibvirtError.codeName, IscsiError `kind`). */
+  codes: Record<string, number>;
+}
+
+/**
+ * Writes the faults a test file injected and survived to
+ * `dist/reports/faults/<test file's basename without .js>.json` (overwritten per run), for
+ * scripts/reliability.js, which sums them up. The shape:
+ *   { file: string,                 // the test file, relative to the repo (dist/test/…/NN.x.test.js)
+ *     faults: FaultRecord[] }       // see FaultRecord: { fault, injected, inFlight, settled,
+ *                                   //   typedErrors, resolved, recovered, codes: { CODE: n } }
+ */
+export function recordFaults(file: string, faults: FaultRecord[]): string {
+  const dir = path.join(repoRoot, 'dist', 'reports', 'faults');
+  fs.mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, `${path.basename(file).replace(/\.[cm]?[jt]s$/u, '')}.json`);
+  fs.writeFileSync(out, JSON.stringify({ file: path.relative(repoRoot, file), faults }, null, 2) + '\n');
+  return out;
+}
+
+/** Tallies settled results: how many resolved, how many rejected with a typed error (`code` names it; null: untyped), by code. */
+export function tallySettled(results: PromiseSettledResult<unknown>[], code: (err: unknown) => string | null): { resolved: number; typedErrors: number; untyped: unknown[]; codes: Record<string, number> } {
+  const codes: Record<string, number> = {};
+  const untyped: unknown[] = [];
+  let resolved = 0;
+  let typedErrors = 0;
+  for (const r of results) {
+    if (r.status === 'fulfilled') {
+      resolved++;
+      continue;
+    }
+    const c = code(r.reason);
+    if (c === null) untyped.push(r.reason);
+    else {
+      typedErrors++;
+      codes[c] = (codes[c] ?? 0) + 1;
+    }
+  }
+  return { resolved, typedErrors, untyped, codes };
 }
 
 /** Why a private tgtd cannot run here, or false. */
@@ -178,12 +257,13 @@ export function privateTgtd(t: { teardown: (fn: () => unknown) => void }): { por
 
 /**
  * A libvirtd of the test's own, for tests that compare the daemon's whole lists of secrets,
- * pools and domains. Returns its URI, or the reason it cannot run.
+ * pools and domains, or kill it (respawnDaemon starts it again). Returns its URI, socket,
+ * pid and environment, or the reason it cannot run.
  */
-export function privateLibvirtd(t: { teardown: (fn: () => unknown) => void }): { uri: string } | { skip: string } {
+export function privateLibvirtd(t: { teardown: (fn: () => unknown) => void }): { uri: string; socket: string; pid: number; env: PrivateTestEnv } | { skip: string } {
   const env = privateEnv(t, 'virtkit-own', 'iscsi,ceph');
   if (isSkipped(env.libvirt)) return { skip: `private libvirtd not available: ${env.libvirt.skipped}` };
-  return { uri: env.libvirt.uri };
+  return { uri: env.libvirt.uri, socket: env.libvirt.socket, pid: env.libvirt.pid, env };
 }
 
 /** Every way an error can show itself: message, stack, inspect, JSON (to look for secrets in). */

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { iscsi, IscsiError } from 'virtkit';
-import { privateTgtd, privateTgtdSkip as skip } from '../helpers';
+import { privateTgtd, privateTgtdSkip as skip, recordFaults, tallySettled } from '../helpers';
 
 const initiator = () => `iqn.2026-11.org.virtkit.test:killed-${randomUUID().slice(0, 8)}`;
 
@@ -16,6 +16,7 @@ t.test('tgtd killed under 32 reads in flight', { skip }, async (t) => {
   const blocks = 2048; // 1 MiB per read: long enough in total that the kill lands mid-flight
   const reads = Array.from({ length: 32 }, (_, i) => session.read(lun.lun, (i * blocks) % (lun.sizeBytes / 512 - blocks), blocks));
   process.kill(first.pid, 'SIGKILL');
+  const inFlight = reads.length; // none had settled: the kill comes in the same tick
   const settled = await Promise.allSettled(reads);
   const rejected = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   const done = settled.length - rejected.length;
@@ -38,4 +39,15 @@ t.test('tgtd killed under 32 reads in flight', { skip }, async (t) => {
   const cap = await fresh.readCapacity(second.target.luns[0]!.lun);
   t.equal(cap.bytes, second.target.luns[0]!.sizeBytes, 'a new session reads the LUN capacity');
   await fresh.close();
+  const tally = tallySettled(settled, (e) => (e instanceof IscsiError ? e.kind : null));
+  recordFaults(__filename, [{
+    fault: 'tgtd SIGKILL under 32 iSCSI reads in flight',
+    injected: 1,
+    inFlight,
+    settled: settled.length,
+    typedErrors: tally.typedErrors,
+    resolved: tally.resolved,
+    recovered: cap.bytes === second.target.luns[0]!.sizeBytes,
+    codes: tally.codes,
+  }]);
 });

@@ -2,11 +2,7 @@
 # npm run soak [-- --phase driver|daemon] [-- --quick]: builds if needed, then the soak run
 # (bench/soak.ts): 1,000,000 mixed calls on test:///default and 100,000 on a private libvirtd,
 # memory and native-object curves, exit status 1 when they are not flat. See bench/README.md.
-#
-# --expose-gc: a full collection before every sample. The young generation is pinned at its
-# largest size (16 MiB semi-spaces) from the start: V8 grows it on its own after a few hundred
-# thousand calls (+16 MiB of RSS at once), a step of V8's sizing policy that would read as
-# growth after warm-up.
+# The node flags are soak.ts's NODE_FLAGS (see there); soak.js adds them itself when missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(repo_root)"

@@ -9,6 +9,7 @@
         "native/events.cc",
         "native/connect.cc",
         "native/convert.cc",
+        "native/diagnostics.cc",
         "native/handle.cc",
         "native/storage_pool.cc",
         "native/storage_vol.cc",

@@ -36,6 +36,8 @@ export { LibvirtError } from './errors';
 export type { LibvirtErrorInfo } from './errors';
 export { decodeVersion, formatVersion } from './version';
 export * as iscsi from './iscsi';
+export * as diagnostics from './diagnostics';
+export type { LiveObjects } from './diagnostics';
 export { IscsiError } from './iscsi/errors';
 export type { IscsiErrorInfo, IscsiErrorKind } from './iscsi/errors';
 export * from './provision';

@@ -3,6 +3,7 @@
  * Method names mirror libvirt's C functions (`getHostname` calls `virConnectGetHostname`).
  */
 import bindings = require('bindings');
+import type { LiveObjects } from './diagnostics';
 import { LibvirtError } from './errors';
 import { IscsiError } from './iscsi/errors';
 
@@ -318,6 +319,7 @@ export interface NativeBinding {
   ): Promise<NativeConnect>;
   startEventLoop(): void;
   eventLoopRunning(): boolean;
+  liveObjects(): LiveObjects;
   holdEvents(hold: boolean): void;
   setEventDispatcher(dispatch: (subscription: number, event: Record<string, unknown>) => void, isWorker: boolean): void;
   iscsiSetErrorClass(cls: typeof IscsiError): void;

@@ -11,6 +11,7 @@
 #include "storage_pool.h"
 #include "storage_vol.h"
 #include "convert.h"
+#include "diagnostics.h"
 #include "errors.h"
 #include "event_loop.h"
 #include "events.h"
@@ -70,6 +71,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("holdEvents", Napi::Function::New(env, HoldEvents, "holdEvents"));
   exports.Set("setEventDispatcher", Napi::Function::New(env, SetEventDispatcher, "setEventDispatcher"));
   exports.Set("eventLoopRunning", Napi::Function::New(env, EventLoopRunning, "eventLoopRunning"));
+  exports.Set("liveObjects", Napi::Function::New(env, LiveObjects, "liveObjects"));
   exports.Set("Connect", connect);
   InitIscsi(env, exports);
   return exports;

@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "diagnostics.h"
 #include "errors.h"
 #include "worker.h"
 
@@ -198,6 +199,7 @@ class Handle : public Napi::ObjectWrap<Derived> {
 
  private:
   Ptr ptr_ = nullptr;
+  LiveCount<T> live_;  // diagnostics.liveObjects()
 };
 
 // Takes ownership of a libvirt-allocated array of n objects (each with one reference) and

@@ -6,6 +6,7 @@
 #pragma once
 #include <napi.h>
 #include <memory>
+#include "diagnostics.h"
 
 namespace virtkit {
 
@@ -43,6 +44,7 @@ class IscsiSession : public Napi::ObjectWrap<IscsiSession> {
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
 
   std::shared_ptr<iscsi::Engine> engine_;
+  LiveCount<IscsiSessionTraits> live_;  // diagnostics.liveObjects()
 };
 
 // Adds iscsiSetErrorClass, iscsiDiscover, iscsiConnect and the IscsiSession class to exports.

@@ -265,6 +265,8 @@ Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job) {
   return Napi::Promise(env, promise);
 }
 
+size_t PendingCalls(Napi::Env env) { return GetDispatcher(env)->pending; }
+
 void RunOffThread(std::function<void()> task) {
   if (!CallPool::Get().Submit(task)) task();  // no thread can be had at all: run it here
 }

@@ -38,6 +38,9 @@ Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job);
 // off the JS thread). Runs it in place only if no thread can be started at all.
 void RunOffThread(std::function<void()> task);
 
+// Calls queued by env and not yet settled (diagnostics.liveObjects()). Main thread only.
+size_t PendingCalls(Napi::Env env);
+
 // Per-environment setup and teardown of the delivery path (called from module init).
 void InitDispatcher(Napi::Env env);
 

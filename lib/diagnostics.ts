@@ -1,0 +1,37 @@
+/**
+ * Diagnostics: what virtkit holds in native memory right now. For leak hunting and soak
+ * runs (bench/soak.ts); cheap (counters, no libvirt call), safe to call often.
+ */
+import { native } from './native';
+
+/**
+ * Live native objects by kind: wrap objects created and not yet finalized (each holds at most
+ * one libvirt reference or one iSCSI session), counted process-wide, so workers' objects are
+ * included. An object you dropped stays counted until the garbage collector finalizes it; one
+ * you `free()`d or `close()`d gives up its libvirt reference at once but is counted until then
+ * too. `pendingCalls` is this thread's calls queued and not yet settled.
+ */
+export interface LiveObjects {
+  connections: number;
+  domains: number;
+  storagePools: number;
+  storageVolumes: number;
+  secrets: number;
+  streams: number;
+  domainSnapshots: number;
+  domainCheckpoints: number;
+  iscsiSessions: number;
+  pendingCalls: number;
+}
+
+/** The counts of live native objects now (see `LiveObjects`). */
+export function liveObjects(): LiveObjects {
+  return native.liveObjects();
+}
+
+/** The sum of the object counts (all kinds, without `pendingCalls`). */
+export function totalLiveObjects(counts: LiveObjects = liveObjects()): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(counts)) if (k !== 'pendingCalls') n += v;
+  return n;
+}

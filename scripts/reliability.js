@@ -116,10 +116,14 @@ function figures() {
         rows.push([`Soak, ${label}`, `not run: ${p.skipped}`]);
         continue;
       }
-      const growth = `${p.growthMiB >= 0 ? '+' : ''}${p.growthMiB.toFixed(1)} MiB`;
-      const objects = p.objectsSummary ? `; ${p.objectsSummary}` : '';
-      rows.push([`Soak, ${label}: ${n(p.calls)} calls, ${n(p.inFlight)} in flight`, `RSS ${p.warmupRssMiB.toFixed(1)} MiB after warm-up, ${p.finalRssMiB.toFixed(1)} MiB at the end (${growth})${objects} (${duration(p.seconds)})`]);
-      if (p.flat === false) problems.push(`soak ${name}: memory or objects not flat (${p.verdict ?? ''})`);
+      const mib = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)} MiB`;
+      const total = (o) => Object.entries(o ?? {}).reduce((acc, [k, v]) => acc + (k === 'pendingCalls' ? 0 : v), 0);
+      const daemon = p.daemonGrowthMiB !== undefined ? `; libvirtd RSS ${mib(p.daemonGrowthMiB)}, open fds ${p.daemonFdsWarmup} → ${p.daemonFdsFinal}` : '';
+      rows.push([
+        `Soak, ${label}: ${n(p.calls)} calls, ${n(p.inFlight)} in flight`,
+        `RSS ${p.warmupRssMiB.toFixed(1)} MiB after warm-up → ${p.finalRssMiB.toFixed(1)} MiB (${mib(p.growthMiB)}, JS heap ${mib(p.heapGrowthMiB)}); live native objects at every sample ${p.maxObjectsAtSample} (the soak's own ${p.baselineObjects}), after closing ${total(p.objectsAfter)}${daemon}; ${n(Math.round(p.callsPerSec))} calls/s`,
+      ]);
+      if (!p.verdict?.pass) problems.push(`soak ${name}: ${(p.verdict?.failures ?? ['no verdict']).join(', ')}`);
     }
   }
   return { rows, problems, missing };

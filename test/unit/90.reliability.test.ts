@@ -20,7 +20,8 @@ function cleanReports(dir: string): void {
   put('secrets.json', { values: 12, files: 30, bytes: 5_000_000, hits: 0, sources: { env: 6, registered: 6 } });
   put('asan.json', { runtime: 'gcc', reports: 0, seconds: 400, tiers: [{ tier: 'driver', tests: 900, pass: 900, fail: 0, seconds: 200 }] });
   put('valgrind.json', { files: 12, tests: 999, errors: 0, definitelyLostBytes: 0, seconds: 290 });
-  put('soak.json', { driver: { calls: 1_000_000, inFlight: 64, seconds: 120, warmupRssMiB: 80, finalRssMiB: 81, growthMiB: 1, flat: true } });
+  const phase = { calls: 1_000_000, inFlight: 64, seconds: 50, callsPerSec: 20_000, warmupRssMiB: 80, finalRssMiB: 81, growthMiB: 1, heapGrowthMiB: 0.1, baselineObjects: 3, maxObjectsAtSample: 3, objectsAfter: { connections: 0, domains: 0, pendingCalls: 0 }, verdict: { pass: true, failures: [] } };
+  put('soak.json', { pass: true, driver: phase, daemon: { ...phase, calls: 100_000, daemonGrowthMiB: 1.1, daemonFdsWarmup: 27, daemonFdsFinal: 27 } });
 }
 
 function run(args: string[]) {
@@ -39,7 +40,8 @@ t.test('a clean run: every figure in the block, --check passes', async (t) => {
   t.match(r.stdout, /12 values, 30 files, 4\.8 MiB: 0 hits/);
   t.match(r.stdout, /driver: 900 tests, 0 reports/);
   t.match(r.stdout, /12 files, 999 tests: 0 errors, 0 bytes definitely lost/);
-  t.match(r.stdout, /RSS 80\.0 MiB after warm-up, 81\.0 MiB at the end \(\+1\.0 MiB\)/);
+  t.match(r.stdout, /Soak, test:\/\/\/default: 1,000,000 calls, 64 in flight \| RSS 80\.0 MiB after warm-up → 81\.0 MiB \(\+1\.0 MiB, JS heap \+0\.1 MiB\); live native objects at every sample 3 \(the soak's own 3\), after closing 0; 20,000 calls\/s/);
+  t.match(r.stdout, /Soak, libvirtd: 100,000 calls.*libvirtd RSS \+1\.1 MiB, open fds 27 → 27/);
   t.notMatch(r.stdout, /Problems|Not run/);
 });
 
@@ -51,7 +53,11 @@ t.test('--check fails on every kind of problem, and on a missing report', async 
     ['a secret found', 'secret values found', (d) => fs.writeFileSync(path.join(d, 'secrets.json'), JSON.stringify({ values: 1, files: 1, bytes: 1, hits: 1 }))],
     ['an ASan report', 'ASan: 2 reports', (d) => fs.writeFileSync(path.join(d, 'asan.json'), JSON.stringify({ reports: 2, tiers: [] }))],
     ['a definite leak', 'valgrind: 0 errors, 64 bytes', (d) => fs.writeFileSync(path.join(d, 'valgrind.json'), JSON.stringify({ files: 1, tests: 1, errors: 0, definitelyLostBytes: 64, seconds: 1 }))],
-    ['memory that grew', 'soak driver: memory or objects not flat', (d) => fs.writeFileSync(path.join(d, 'soak.json'), JSON.stringify({ driver: { calls: 1, inFlight: 1, seconds: 1, warmupRssMiB: 1, finalRssMiB: 90, growthMiB: 89, flat: false } }))],
+    ['memory that grew', 'soak driver: RSS grew 89 MiB', (d) => {
+      const soak = JSON.parse(fs.readFileSync(path.join(d, 'soak.json'), 'utf8'));
+      Object.assign(soak.driver, { finalRssMiB: 90, growthMiB: 89, verdict: { pass: false, failures: ['RSS grew 89 MiB'] } });
+      fs.writeFileSync(path.join(d, 'soak.json'), JSON.stringify(soak));
+    }],
     ['a missing report', 'missing report valgrind.json', (d) => fs.rmSync(path.join(d, 'valgrind.json'))],
   ];
   for (const [what, message, spoil] of cases) {

@@ -62,6 +62,10 @@ const progressFile = opt('progress', '');
 const SELFTEST_CRASH_AT = Number(opt('selftest-crash-at', '-1'));
 const SELFTEST_HANG_AT = Number(opt('selftest-hang-at', '-1'));
 const reportFile = opt('report', '');
+/** --uri: the libvirt URI whose handles are fuzzed; a daemon's (the private libvirtd of
+ * 40.daemon.test.ts) instead of test:///default: daemon mode (DAEMON_HANDLES, RESTRICTED). */
+const URI = opt('uri', 'test:///default');
+const DAEMON = !URI.startsWith('test:');
 const random = rng(SEED);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
 const chance = (p: number) => random() < p;
@@ -80,6 +84,9 @@ const HUGE_LT = '<'.repeat(MiB);
 /** A port on 127.0.0.1 that nothing listens on (bound, then closed before the run). */
 let deadPort = 1;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-fuzz-'));
+/** Where the XML's made-up paths point: in daemon mode under the temp directory, so that a
+ * root libvirtd building a pool or creating a file does it there. */
+const NX = DAEMON ? path.join(tmp, 'nonexistent') : '/nonexistent';
 
 /** Thrown by the getters and Proxies below: seeing it come back is the caller's own error. */
 class FuzzProbe extends Error {
@@ -119,13 +126,15 @@ const OPTION_KEYS = [
 function xmlValue(): string {
   const docs = [
     "<domain type='test'><name>fuzz</name><memory>1024</memory><os><type>hvm</type></os></domain>",
-    "<pool type='dir'><name>fuzz</name><target><path>/nonexistent/virtkit-fuzz</path></target></pool>",
+    `<pool type='dir'><name>fuzz</name><target><path>${NX}/virtkit-fuzz</path></target></pool>`,
     "<volume><name>fuzz.img</name><capacity>1024</capacity></volume>",
     "<secret ephemeral='yes' private='yes'><usage type='iscsi'><target>fuzz</target></usage></secret>",
     '<domainsnapshot/>',
     '<source><name>x</name></source>',
     '<domaincheckpoint/>',
-    "<disk type='file' device='disk'><source file='/nonexistent'/><target dev='vdz'/></disk>",
+    `<disk type='file' device='disk'><source file='${NX}'/><target dev='vdz'/></disk>`,
+    // What a daemon's qemu driver accepts (daemon mode only: the list stays as it was for test:///default's seeds).
+    ...(DAEMON ? ["<domain type='qemu'><name>fuzz-doc</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"] : []),
   ];
   switch (Math.floor(random() * 9)) {
     case 0:
@@ -231,6 +240,9 @@ export const RESTRICTED: Record<string, string> = {
   'connect(uri)': 'only test:/// URIs or strings libvirt cannot parse as a URI (no daemon, no ssh)',
   'paths written': 'save, coreDump, downloadToFile, uploadFromFile, restoreDomain, saveImageXML, defineSaveImageXML: string paths go under a temp directory',
   'network': 'iscsi.connect/discover, provisionIscsiPool/provisionRbdPool: portals and monitors that parse are 127.0.0.1 on a dead port; timeoutMs at most 200',
+  ...(DAEMON ? {
+    'daemon paths': 'daemon mode (a private root libvirtd): the XML documents\' made-up paths lie under the temp directory, and createStoragePool\'s build flags (WITH_BUILD, _OVERWRITE, _NO_OVERWRITE) are cleared, so nothing is built or written outside it',
+  } : {}),
 };
 
 const PATH_METHODS = new Set(['save', 'coreDump', 'downloadToFile', 'uploadFromFile', 'restoreDomain', 'saveImageXML', 'defineSaveImageXML']);
@@ -279,8 +291,15 @@ function restrictOptions(o: unknown): unknown {
   return r;
 }
 
+/** createStoragePool's flags without the build bits (daemon mode). */
+function withoutBuild(v: unknown): unknown {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** 32) return v; // refused before native code
+  return v - ((v >>> 0) & 7);
+}
+
 function restrict(name: string, args: unknown[]): unknown[] {
   if (name === 'connect') return [safeUri(args[0]), ...args.slice(1)];
+  if (DAEMON && name === 'Connection.createStoragePool') return [args[0], withoutBuild(args[1]), ...args.slice(2)];
   const method = name.split('.').pop()!;
   if (PATH_METHODS.has(method)) return [safePath(args[0]), ...args.slice(1)];
   if (NETWORK_FUNCTIONS.has(name)) {
@@ -482,8 +501,10 @@ const HANDLE_CLASSES = { Connection, StoragePool, StorageVolume, Secret, Domain,
 type HandleClass = keyof typeof HANDLE_CLASSES;
 type State = 'live' | 'freed' | 'closed-connection';
 
-/** A fresh set of handles on a fresh test:///default connection. */
-async function makeHandles(): Promise<{ conn: Connection; objects: Partial<Record<HandleClass, unknown>> }> {
+/** A fresh set of handles on a fresh test:///default connection (or, in daemon mode, of
+ * the daemon: daemonHandles). */
+async function makeHandles(): Promise<{ conn: Connection; objects: Partial<Record<HandleClass, unknown>>; names?: string[] }> {
+  if (DAEMON) return daemonHandles();
   const conn = await virtkit.connect('test:///default');
   const objects: Partial<Record<HandleClass, unknown>> = { Connection: conn };
   const pool = await conn.lookupStoragePoolByName('default-pool').catch(() => null);
@@ -510,6 +531,56 @@ async function makeHandles(): Promise<{ conn: Connection; objects: Partial<Recor
   return { conn, objects };
 }
 
+/** Daemon mode: what each set of handles is made of. */
+export const DAEMON_HANDLES = 'a dir pool under the temp directory (defined, started) with a 1 MiB qcow2 volume; a qemu domain (defined, not started) whose disk is that volume, with an internal snapshot; an ephemeral secret. No checkpoint: libvirt makes one of a running guest only';
+
+/** A fresh set of handles on a fresh connection to the daemon; `names`: the objects made, for dropHandles. */
+async function daemonHandles(): Promise<{ conn: Connection; objects: Partial<Record<HandleClass, unknown>>; names: string[] }> {
+  const conn = await virtkit.connect(URI);
+  const objects: Partial<Record<HandleClass, unknown>> = { Connection: conn };
+  const n = `fuzz-${Math.floor(random() * 1e9)}`;
+  const dir = path.join(tmp, n);
+  fs.mkdirSync(dir, { recursive: true });
+  const pool = await conn.defineStoragePool(`<pool type='dir'><name>${n}</name><target><path>${dir}</path></target></pool>`).catch(() => null);
+  if (pool && (await pool.start().then(() => true, () => false))) {
+    objects.StoragePool = pool;
+    const vol = await pool.createVolume(`<volume><name>${n}.qcow2</name><capacity>${MiB}</capacity><target><format type='qcow2'/></target></volume>`).catch(() => null);
+    if (vol) {
+      objects.StorageVolume = vol;
+      const dom = await conn.defineDomain(`<domain type='qemu'><name>${n}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>
+        <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${await vol.path()}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`).catch(() => null);
+      if (dom) {
+        objects.Domain = dom;
+        const snap = await dom.createSnapshot().catch(() => null);
+        if (snap) objects.DomainSnapshot = snap;
+      }
+    }
+  }
+  const secret = await conn.defineSecret({ ephemeral: true, usage: { type: 'iscsi', target: n } }).catch(() => null);
+  if (secret) objects.Secret = secret;
+  return { conn, objects, names: [n] };
+}
+
+/** Daemon mode: removes what a set of handles made (and what the fuzz did to it: a started guest). */
+async function dropHandles(admin: Connection | null, names: string[] | undefined): Promise<void> {
+  if (!admin || !names) return;
+  const ignore = () => undefined;
+  for (const n of names) {
+    const dom = await admin.lookupDomainByName(n).catch(() => null);
+    if (dom) {
+      await dom.destroy().catch(ignore);
+      await dom.undefine(virtkit.DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | virtkit.DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | virtkit.DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA).catch(ignore);
+    }
+    const pool = await admin.lookupStoragePoolByName(n).catch(() => null);
+    if (pool) {
+      await pool.destroy().catch(ignore);
+      await pool.undefine().catch(ignore);
+    }
+    const secret = await admin.lookupSecretByUsage('iscsi', n).catch(() => null);
+    if (secret) await secret.undefine().catch(ignore);
+  }
+}
+
 async function main(): Promise<void> {
   // A dead port: bound, then closed.
   deadPort = await new Promise<number>((resolve) => {
@@ -532,6 +603,8 @@ async function main(): Promise<void> {
   const unavailable = new Set<string>();
   const started = Date.now();
 
+  // Daemon mode: a connection of the harness's own, to remove each round's objects.
+  const admin = DAEMON ? await virtkit.connect(URI) : null;
   let round = await makeHandles();
   let closed = await makeHandles();
   await closed.conn.close();
@@ -547,6 +620,7 @@ async function main(): Promise<void> {
     // Every 250 calls, fresh handles (the test driver's state is what earlier calls left).
     if (i > 0 && i % 250 === 0) {
       await round.conn.close().catch(() => undefined);
+      await dropHandles(admin, round.names);
       round = await makeHandles();
       refresh();
     }
@@ -588,6 +662,8 @@ async function main(): Promise<void> {
   }
   await round.conn.close().catch(() => undefined);
   await freed.conn.close().catch(() => undefined);
+  for (const h of [round, freed, closed]) await dropHandles(admin, h.names);
+  await admin?.close().catch(() => undefined);
   // Late rejections of calls already counted show up here.
   await new Promise((resolve) => setTimeout(resolve, 100));
   if (contacted > 0) failures.push({ call: '(XML with external entities)', problem: `the entity listener was contacted ${contacted} time(s)` });
@@ -595,6 +671,9 @@ async function main(): Promise<void> {
 
   const total = Object.entries(categories).filter(([k]) => !k.startsWith('unavailable')).reduce((a, [, n]) => a + n, 0);
   const report = {
+    mode: DAEMON ? 'daemon' : 'api',
+    uri: URI,
+    ...(DAEMON ? { handles: DAEMON_HANDLES } : {}),
     seed: SEED,
     calls: total,
     ms: Date.now() - started,

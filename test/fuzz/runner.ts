@@ -24,8 +24,16 @@
  * parent sees the child die).
  *
  * What is not called blindly is listed by name with the reason (SKIPPED, RESTRICTED below):
- * nothing here talks to a daemon, and the network is reached only on 127.0.0.1 ports that
- * nothing listens on.
+ * by default nothing here talks to a daemon, and the network is reached only on 127.0.0.1
+ * ports that nothing listens on.
+ *
+ * Two more modes:
+ * - `--uri <daemon URI>` (40.daemon.test.ts, on a private libvirtd): the same, with the
+ *   handles made on the daemon (DAEMON_HANDLES) and removed each round; XML paths lie under
+ *   the temp directory and createStoragePool's build flags are cleared (RESTRICTED).
+ * - `--mode iscsi` (30.iscsi.test.ts, on a private tgtd given in $VIRTKIT_FUZZ_ISCSI, never on
+ *   the command line): IscsiSession's methods and LunReadable streams, logins with bad CHAP,
+ *   discovery (ISCSI_CATEGORIES); the target's passwords join the secrets no error may show.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';

@@ -849,7 +849,12 @@ async function mainIscsi(): Promise<void> {
       const fn = (iscsi.IscsiSession.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
       const which = random();
       if (which < 0.1) {
-        await attempt('foreign-this', `IscsiSession.${method}`, pick([{}, null, throwingProxy(), closed, Buffer.alloc(1)].filter((x) => x !== closed)), fn, sessionArgs(method), true);
+        // A returned stream gets its listeners at once (a stream failing in its constructor's
+        // tick errors before an `await` would attach them).
+        await attempt('foreign-this', `IscsiSession.${method}`, pick([{}, null, throwingProxy(), Buffer.alloc(1)]), function (this: unknown, ...a: unknown[]) {
+          const out = fn.apply(this, a);
+          return out instanceof Readable ? driveStream(out, 'drain') : out;
+        }, sessionArgs(method), true);
       } else if (which < 0.3) {
         await attempt('session-method/closed', `IscsiSession.${method}`, closed, async (...a: unknown[]) => {
           const out = await fn.apply(closed, a);

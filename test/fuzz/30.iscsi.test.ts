@@ -7,7 +7,7 @@
 // flight; logins with bad CHAP and hostile options; discovery. Every call must end in a typed
 // error (IscsiError, TypeError, RangeError, AbortError) or a result, within the per-call
 // timeout, and no error or session may show a CHAP password. A bounded run:
-// VIRTKIT_FUZZ_ISCSI_CALLS (default 5000, about 10 s here); VIRTKIT_FUZZ_SEED replays one.
+// VIRTKIT_FUZZ_ISCSI_CALLS (default 10000, about 10 s here, plus a few for tgtd's start); VIRTKIT_FUZZ_SEED replays one.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { privateTgtd, privateTgtdSkip, registerSecret, repoRoot, tempDir, timeScale } from '../helpers';
 
 const seed = process.env.VIRTKIT_FUZZ_SEED ? Number(process.env.VIRTKIT_FUZZ_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);
-const calls = Number(process.env.VIRTKIT_FUZZ_ISCSI_CALLS ?? 5000);
+const calls = Number(process.env.VIRTKIT_FUZZ_ISCSI_CALLS ?? 10000);
 
 /**
  * dist/reports/fuzz-iscsi.json, written from the runner's report:

@@ -2,7 +2,7 @@
 // exported function, every public method of every handle class, live, freed, of a closed
 // connection, with a foreign `this`) run with its handles on a libvirtd of this test's own
 // (privateLibvirtd: the destructive calls, a guest started, a pool deleted, hit nothing
-// shared). A bounded run: VIRTKIT_FUZZ_DAEMON_CALLS (default 3000, about 10 s here, plus 5 s for the daemon's start);
+// shared). A bounded run: VIRTKIT_FUZZ_DAEMON_CALLS (default 10000, about 10 s here, plus a few for the daemon's start);
 // VIRTKIT_FUZZ_SEED replays one. Writes dist/reports/fuzz-daemon.json (shape: DaemonReport).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { privateLibvirtd, repoRoot, tempDir, timeScale } from '../helpers';
 
 const seed = process.env.VIRTKIT_FUZZ_SEED ? Number(process.env.VIRTKIT_FUZZ_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);
-const calls = Number(process.env.VIRTKIT_FUZZ_DAEMON_CALLS ?? 3000);
+const calls = Number(process.env.VIRTKIT_FUZZ_DAEMON_CALLS ?? 10000);
 const skip = process.getuid?.() === 0 && fs.existsSync('/usr/sbin/libvirtd') ? false : 'needs libvirtd (Debian package libvirt-daemon-system) and root';
 
 /**
@@ -38,12 +38,12 @@ interface DaemonReport {
 }
 
 t.test(`fuzz on a private libvirtd: ${calls} hostile calls, seed ${seed} (VIRTKIT_FUZZ_SEED=${seed} replays it)`, { skip }, async (t) => {
+  const started = Date.now();
   const daemon = privateLibvirtd(t);
   if ('skip' in daemon) return void t.plan(0, daemon.skip);
   const dir = tempDir(t, 'virtkit-fuzz-daemon');
   const progress = path.join(dir, 'progress.txt');
   const reportFile = path.join(dir, 'report.json');
-  const started = Date.now();
   const child = spawnSync(
     process.execPath,
     [path.join(__dirname, 'runner.js'), '--seed', String(seed), '--calls', String(calls), '--uri', daemon.uri, '--timeout', String(20_000 * timeScale), '--progress', progress, '--report', reportFile],

@@ -341,6 +341,9 @@ export class IscsiSession {
    * capacity when the stream starts (the stream errors with a RangeError).
    */
   readStream(lun: number, options?: LunReadOptions): LunReadable {
+    // Like every other method, refuses another object as `this` at the call (they do through
+    // their private fields), not with a stream that fails later.
+    if (!(typeof this === 'object' && this !== null && #native in this)) throw new TypeError('IscsiSession.readStream called on an object that is not an IscsiSession');
     lunArg(lun);
     return new LunReadable(this, lun, checkLunReadOptions(options));
   }

@@ -5,7 +5,7 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cephCli, cephEnv, cephJson, tempDir } from '../helpers';
+import { cephCli, cephEnv, cephJson, registerSecret, tempDir } from '../helpers';
 
 const target = cephEnv();
 
@@ -110,7 +110,7 @@ if ('skip' in target) {
     // client.admin with a wrong key is refused by the mon.
     const dir = tempDir(t, 'virtkit-cephx');
     const wrong = path.join(dir, 'wrong.keyring');
-    const bogus = Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0]), randomBytes(16)]).toString('base64');
+    const bogus = registerSecret('ceph/10 wrong admin key', Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0]), randomBytes(16)]).toString('base64'));
     fs.writeFileSync(wrong, `[client.admin]\n\tkey = ${bogus}\n`, { mode: 0o600 });
     const refused = cephCli(ceph, 'ceph', ['--keyring', wrong, '--connect-timeout', '10', 'status'], { timeoutMs: 30_000 });
     t.not(refused.status, 0, 'client.admin with a wrong key cannot talk to the mon');

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect, iscsi, IscsiError, LibvirtError, type IscsiDirectPool } from 'virtkit';
-import { cephCli, cephEnv, cephJson, daemonUri, tempDir, type CephEnv, type RbdTarget, shown } from '../helpers';
+import { cephCli, cephEnv, cephJson, daemonUri, registerSecret, tempDir, type CephEnv, type RbdTarget, shown } from '../helpers';
 
 const ce = cephEnv();
 const gw = 'skip' in ce ? null : 'skipped' in ce.ceph.iscsi ? null : ce.ceph.iscsi;
@@ -53,7 +53,7 @@ if (skip) {
   t.test('CHAP is enforced: no CHAP and a wrong password are refused (auth), no password shown', async (t) => {
     const none = await iscsi.connect({ portal, target: target.iqn, initiatorIqn: initiator(), timeoutMs: 15_000 }).catch((e: unknown) => e);
     t.ok(none instanceof IscsiError && none.kind === 'auth', 'no CHAP: auth');
-    const wrongPassword = `wrong-${randomBytes(6).toString('hex')}`;
+    const wrongPassword = registerSecret('ceph/30 wrong CHAP password', `wrong-${randomBytes(6).toString('hex')}`);
     const wrong = await iscsi.connect({ portal, target: target.iqn, initiatorIqn: initiator(), chap: { username: chap.username, password: wrongPassword }, timeoutMs: 15_000 }).catch((e: unknown) => e);
     t.ok(wrong instanceof IscsiError && wrong.kind === 'auth', 'wrong password: auth');
     t.ok(!shown(wrong).includes(wrongPassword) && !shown(wrong).includes(chap.password), 'no password in the error');

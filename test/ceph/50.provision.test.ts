@@ -13,7 +13,7 @@ import {
   connect, defineGuest, guestsUsingPool, IscsiError, LibvirtError, parseDomainXml, parsePoolXml, ProvisionError, provisionIscsiPool, provisionRbdPool,
   teardownGuest, teardownPool,
 } from 'virtkit';
-import { cephCli, cephEnv, cephJson, privateLibvirtd, type CephEnv, type RbdTarget, libvirtLists, shown, rejection } from '../helpers';
+import { cephCli, cephEnv, cephJson, privateLibvirtd, registerSecret, type CephEnv, type RbdTarget, libvirtLists, shown, rejection } from '../helpers';
 
 const MiB = 1024 * 1024;
 const ce = cephEnv();
@@ -200,7 +200,7 @@ if (skip) {
     const name = `vk-cbad-${id()}`;
     t.teardown(() => teardownPool(conn, name).catch(() => undefined));
     // A well-formed cephx key (type 1, creation time, 16 secret bytes) that is not client.virtkit's.
-    const wrong = Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0]), randomBytes(16)]).toString('base64');
+    const wrong = registerSecret('ceph/50 wrong cephx key', Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0]), randomBytes(16)]).toString('base64'));
     const started = Date.now();
     // librados retries until client_mount_timeout (libvirt's default is 30 s): 5 s here.
     const err = await provisionError(provisionRbdPool(conn, { ...options(name), cephKey: wrong, config: { client_mount_timeout: '5' } }));
@@ -265,7 +265,7 @@ if (skip) {
     const conn = await open(t);
     const before = await libvirtLists(conn);
     const opts = gwOptions(`vk-cgwbad-${id()}`);
-    const wrong = `wrong-${randomBytes(6).toString('hex')}`;
+    const wrong = registerSecret('ceph/50 wrong gateway CHAP password', `wrong-${randomBytes(6).toString('hex')}`);
     const err = await provisionError(provisionIscsiPool(conn, { ...opts, chap: { username: opts.chap.username, password: wrong } }));
     t.match(err, { step: 'preflight', reason: 'auth' });
     t.match(err.message, /wrong CHAP user name or password\. Nothing was changed in libvirt\./);

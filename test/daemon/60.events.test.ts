@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, DomainJobOperation, LibvirtError, type Connection, type DomainDeviceEvent, type DomainLifecycleEvent } from 'virtkit';
-import { daemonUri, repoRoot, tempDir, testEnv, type IscsiTarget } from '../helpers';
+import { daemonUri, registerSecret, repoRoot, tempDir, testEnv, type IscsiTarget } from '../helpers';
 
 const target = daemonUri();
 const env = testEnv();
@@ -66,7 +66,7 @@ if ('skip' in target) {
     t.equal((await defined).eventName, 'defined');
     const changed = next<{ secret: { uuid: string } }>(secret, 'value-changed', () => true);
     await secret.eventsReady();
-    await secret.setValue('not-a-real-password');
+    await secret.setValue(registerSecret('daemon/60 secret value', 'not-a-real-password'));
     t.equal((await changed).secret.uuid, secret.uuid, 'value-changed names the secret and carries no value');
     const undefinedEv = next<{ eventName: string }>(secret, 'lifecycle', () => true);
     await secret.eventsReady();

@@ -333,7 +333,7 @@ if (skip) {
     const usage = `vk-kept-${id()}`;
     const secret = await conn.defineSecret({ private: false, usage: { type: 'iscsi', target: usage } });
     t.teardown(() => secret.undefine().catch(() => undefined));
-    await secret.setValue('the-old-value');
+    await secret.setValue(registerSecret('daemon/70 old secret value', 'the-old-value'));
     const name = `vk-kept-${id()}`;
     const other = await conn.defineStoragePool({ type: 'dir', name, target: { path: tempDir(t, 'virtkit-kept') } });
     const before = await libvirtLists(conn);

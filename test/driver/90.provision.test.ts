@@ -16,7 +16,7 @@ const iscsi = {
   type: 'iscsi-direct', name: 'p1', portal: '127.0.0.1:3260', target: 'iqn.2026-11.org.example:t', initiatorIqn: 'iqn.2026-11.org.example:i',
   chap: { username: 'u', password: registerSecret('driver/90 CHAP password', 'secret-password-1') },
 };
-const rbd = { name: 'r1', monitors: ['127.0.0.1'], pool: 'rbd', cephUser: 'libvirt', cephKey: Buffer.alloc(28, 1).toString('base64') };
+const rbd = { name: 'r1', monitors: ['127.0.0.1'], pool: 'rbd', cephUser: 'libvirt', cephKey: registerSecret('driver/90 Ceph key', Buffer.alloc(28, 1).toString('base64')) };
 
 t.test('wrong argument types: TypeError, nothing touched', async (t) => {
   const conn = await connect('test:///default');

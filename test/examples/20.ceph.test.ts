@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect, type Connection } from 'virtkit';
-import { cephEnv, cephJson, privateLibvirtd, repoRoot, tempDir, type CephEnv, type RbdTarget, tableAfter } from '../helpers';
+import { cephEnv, cephJson, privateLibvirtd, registerSecret, repoRoot, tempDir, type CephEnv, type RbdTarget, tableAfter } from '../helpers';
 
 const MiB = 1024 * 1024;
 const example = (name: string) => path.join(repoRoot, 'dist', 'examples', `${name}.js`);
@@ -102,7 +102,7 @@ if (skip) {
   t.test('ceph-rbd with a wrong key in --key-file (and --env): an auth error at the start, exit status 1, no key shown, nothing left', async (t) => {
     const conn = await open(t);
     const before = await snapshot(conn);
-    const wrong = Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0]), randomBytes(16)]).toString('base64');
+    const wrong = registerSecret('examples/20 wrong cephx key', Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0]), randomBytes(16)]).toString('base64'));
     const r = run('ceph-rbd', ['--env', process.env.VIRTKIT_TESTENV!, '--uri', ownUri, '--key-file', secretFile(t, wrong), '--mount-timeout', '3']);
     t.comment(`ceph-rbd with a wrong key ran for ${r.ms} ms`);
     t.equal(r.status, 1, 'exit status 1');
@@ -165,7 +165,7 @@ if (skip) {
   }, async (t) => {
     const conn = await open(t);
     const before = await snapshot(conn);
-    const wrong = `wrong-${randomBytes(6).toString('hex')}`;
+    const wrong = registerSecret('examples/20 wrong gateway CHAP password', `wrong-${randomBytes(6).toString('hex')}`);
     const r = run('ceph-iscsi-gateway', ['--env', process.env.VIRTKIT_TESTENV!, '--uri', ownUri, '--chap-password-file', secretFile(t, wrong)]);
     t.comment(`ceph-iscsi-gateway with a wrong password ran for ${r.ms} ms`);
     t.equal(r.status, 1, 'exit status 1');

@@ -24,8 +24,16 @@
  * parent sees the child die).
  *
  * What is not called blindly is listed by name with the reason (SKIPPED, RESTRICTED below):
- * nothing here talks to a daemon, and the network is reached only on 127.0.0.1 ports that
- * nothing listens on.
+ * by default nothing here talks to a daemon, and the network is reached only on 127.0.0.1
+ * ports that nothing listens on.
+ *
+ * Two more modes:
+ * - `--uri <daemon URI>` (40.daemon.test.ts, on a private libvirtd): the same, with the
+ *   handles made on the daemon (DAEMON_HANDLES) and removed each round; XML paths lie under
+ *   the temp directory and createStoragePool's build flags are cleared (RESTRICTED).
+ * - `--mode iscsi` (30.iscsi.test.ts, on a private tgtd given in $VIRTKIT_FUZZ_ISCSI, never on
+ *   the command line): IscsiSession's methods and LunReadable streams, logins with bad CHAP,
+ *   discovery (ISCSI_CATEGORIES); the target's passwords join the secrets no error may show.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -35,6 +43,7 @@ import { Readable, Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import * as virtkit from 'virtkit';
 import { Connection, Domain, DomainCheckpoint, DomainSnapshot, IscsiError, LibvirtError, ProvisionError, Secret, StoragePool, StorageVolume } from 'virtkit';
+import { registerSecret } from '../helpers';
 
 // ---- A seeded generator (mulberry32) -------------------------------------------------------
 
@@ -62,6 +71,12 @@ const progressFile = opt('progress', '');
 const SELFTEST_CRASH_AT = Number(opt('selftest-crash-at', '-1'));
 const SELFTEST_HANG_AT = Number(opt('selftest-hang-at', '-1'));
 const reportFile = opt('report', '');
+/** --uri: the libvirt URI whose handles are fuzzed; a daemon's (the private libvirtd of
+ * 40.daemon.test.ts) instead of test:///default: daemon mode (DAEMON_HANDLES, RESTRICTED). */
+const URI = opt('uri', 'test:///default');
+/** --mode iscsi: IscsiSession and LunReadable against a real tgtd target (mainIscsi). */
+const MODE = opt('mode', 'api');
+const DAEMON = !URI.startsWith('test:');
 const random = rng(SEED);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
 const chance = (p: number) => random() < p;
@@ -80,6 +95,9 @@ const HUGE_LT = '<'.repeat(MiB);
 /** A port on 127.0.0.1 that nothing listens on (bound, then closed before the run). */
 let deadPort = 1;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'virtkit-fuzz-'));
+/** Where the XML's made-up paths point: in daemon mode under the temp directory, so that a
+ * root libvirtd building a pool or creating a file does it there. */
+const NX = DAEMON ? path.join(tmp, 'nonexistent') : '/nonexistent';
 
 /** Thrown by the getters and Proxies below: seeing it come back is the caller's own error. */
 class FuzzProbe extends Error {
@@ -105,6 +123,7 @@ const throwingProxy = () =>
  * the password of an iscsi:// portal URL): no error message, stack or inspected error or
  * handle may contain one. */
 const SECRETS = ['fuzzChapPassw0rd-5e1f', 'fuzzMutualPassw0rd-77a2', 'AQBmdXp6LWNlcGgta2V5LXZhbHVlLTAxMjM0NQ=='];
+for (const [i, s] of SECRETS.entries()) registerSecret(`fuzz runner secret #${i + 1}`, s); // for the secrets check (test/zz-secrets)
 const secretValue = () => pick([SECRETS[0]!, SECRETS[1]!, SECRETS[2]!]);
 const credentials = () => ({ username: pick(['fuzz', '', 'u\0', HUGE]), password: pick([secretValue(), secretValue(), '', 'p\0w', HUGE, 7 as unknown as string]) });
 
@@ -119,13 +138,15 @@ const OPTION_KEYS = [
 function xmlValue(): string {
   const docs = [
     "<domain type='test'><name>fuzz</name><memory>1024</memory><os><type>hvm</type></os></domain>",
-    "<pool type='dir'><name>fuzz</name><target><path>/nonexistent/virtkit-fuzz</path></target></pool>",
+    `<pool type='dir'><name>fuzz</name><target><path>${NX}/virtkit-fuzz</path></target></pool>`,
     "<volume><name>fuzz.img</name><capacity>1024</capacity></volume>",
     "<secret ephemeral='yes' private='yes'><usage type='iscsi'><target>fuzz</target></usage></secret>",
     '<domainsnapshot/>',
     '<source><name>x</name></source>',
     '<domaincheckpoint/>',
-    "<disk type='file' device='disk'><source file='/nonexistent'/><target dev='vdz'/></disk>",
+    `<disk type='file' device='disk'><source file='${NX}'/><target dev='vdz'/></disk>`,
+    // What a daemon's qemu driver accepts (daemon mode only: the list stays as it was for test:///default's seeds).
+    ...(DAEMON ? ["<domain type='qemu'><name>fuzz-doc</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"] : []),
   ];
   switch (Math.floor(random() * 9)) {
     case 0:
@@ -231,6 +252,9 @@ export const RESTRICTED: Record<string, string> = {
   'connect(uri)': 'only test:/// URIs or strings libvirt cannot parse as a URI (no daemon, no ssh)',
   'paths written': 'save, coreDump, downloadToFile, uploadFromFile, restoreDomain, saveImageXML, defineSaveImageXML: string paths go under a temp directory',
   'network': 'iscsi.connect/discover, provisionIscsiPool/provisionRbdPool: portals and monitors that parse are 127.0.0.1 on a dead port; timeoutMs at most 200',
+  ...(DAEMON ? {
+    'daemon paths': 'daemon mode (a private root libvirtd): the XML documents\' made-up paths lie under the temp directory, and createStoragePool\'s build flags (WITH_BUILD, _OVERWRITE, _NO_OVERWRITE) are cleared, so nothing is built or written outside it',
+  } : {}),
 };
 
 const PATH_METHODS = new Set(['save', 'coreDump', 'downloadToFile', 'uploadFromFile', 'restoreDomain', 'saveImageXML', 'defineSaveImageXML']);
@@ -279,8 +303,15 @@ function restrictOptions(o: unknown): unknown {
   return r;
 }
 
+/** createStoragePool's flags without the build bits (daemon mode). */
+function withoutBuild(v: unknown): unknown {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** 32) return v; // refused before native code
+  return v - ((v >>> 0) & 7);
+}
+
 function restrict(name: string, args: unknown[]): unknown[] {
   if (name === 'connect') return [safeUri(args[0]), ...args.slice(1)];
+  if (DAEMON && name === 'Connection.createStoragePool') return [args[0], withoutBuild(args[1]), ...args.slice(2)];
   const method = name.split('.').pop()!;
   if (PATH_METHODS.has(method)) return [safePath(args[0]), ...args.slice(1)];
   if (NETWORK_FUNCTIONS.has(name)) {
@@ -296,7 +327,7 @@ const ALLOWED = [TypeError, RangeError, SyntaxError, LibvirtError, IscsiError, P
 /** Messages of V8's own TypeErrors and RangeErrors: lib/ let the input through unchecked. */
 const INTERNAL = /Cannot read propert|Cannot set propert|is not a function|is not iterable|is not a constructor|Cannot convert|Maximum call stack|Cannot destructure|Invalid array length|Invalid string length|Cannot mix BigInt|Cannot create property|undefined is not|null is not|Reduce of empty array|Cannot access .* before initialization/;
 
-type Kind = 'result' | 'SystemError' | 'TypeError' | 'RangeError' | 'SyntaxError' | 'LibvirtError' | 'IscsiError' | 'ProvisionError' | 'FuzzProbe';
+type Kind = 'result' | 'SystemError' | 'AbortError' | 'AggregateError' | 'TypeError' | 'RangeError' | 'SyntaxError' | 'LibvirtError' | 'IscsiError' | 'ProvisionError' | 'FuzzProbe';
 interface Failure {
   call: string;
   problem: string;
@@ -315,12 +346,23 @@ function describeError(err: unknown): string {
   return `a non-Error thrown: ${typeof err}`;
 }
 
+/** The outcomes that pass. */
+const OK_KINDS = { result: 1, AbortError: 1, AggregateError: 1, TypeError: 1, RangeError: 1, SyntaxError: 1, LibvirtError: 1, IscsiError: 1, ProvisionError: 1, FuzzProbe: 1, SystemError: 1 };
+
 function classify(err: unknown, foreignThis: boolean, method: string): Kind | string {
   if (err instanceof FuzzProbe) return 'FuzzProbe'; // the caller's own getter threw: propagated, fine
   if (!(err instanceof Error)) return `not an Error: ${typeof err}`;
   // Methods that read or write local files fail as Node's fs does (ENOENT, EISDIR…).
   const sys = err as NodeJS.ErrnoException;
   if (PATH_METHODS.has(method) && typeof sys.code === 'string' && /^E[A-Z]+$/.test(sys.code) && typeof sys.syscall === 'string') return 'SystemError';
+  // Node's stream, destroyed with an error while failing by itself, reports both: fine when each is.
+  if (err instanceof AggregateError && Array.isArray(err.errors) && err.errors.length > 0) {
+    const inner = err.errors.map((e: unknown) => classify(e, foreignThis, method));
+    const bad = inner.find((k) => !(k in OK_KINDS));
+    return bad ? `in an AggregateError: ${bad}` : 'AggregateError';
+  }
+  // Node's own for a stream or call stopped through an AbortSignal the caller gave.
+  if (err.name === 'AbortError' && sys.code === 'ABORT_ERR') return 'AbortError';
   const cls = ALLOWED.find((c) => err.constructor === c);
   if (!cls) return `untyped: ${describeError(err)}`;
   if ((cls === TypeError || cls === RangeError) && INTERNAL.test(err.message) && !foreignThis) return `internal: ${describeError(err)}`;
@@ -424,7 +466,7 @@ async function attempt(category: string, name: string, self: unknown, fn: (...a:
     const leak = leakIn(err);
     if (leak) failures.push({ call: current, problem: `a secret value (#${leak}) in the error's ${leakWhere}` });
     kind = classify(err, foreignThis, name.split('.').pop()!);
-    if (!(kind in { result: 1, TypeError: 1, RangeError: 1, SyntaxError: 1, LibvirtError: 1, IscsiError: 1, ProvisionError: 1, FuzzProbe: 1, SystemError: 1 })) {
+    if (!(kind in OK_KINDS)) {
       failures.push({ call: current, problem: kind });
       kind = 'failure';
     }
@@ -482,8 +524,10 @@ const HANDLE_CLASSES = { Connection, StoragePool, StorageVolume, Secret, Domain,
 type HandleClass = keyof typeof HANDLE_CLASSES;
 type State = 'live' | 'freed' | 'closed-connection';
 
-/** A fresh set of handles on a fresh test:///default connection. */
-async function makeHandles(): Promise<{ conn: Connection; objects: Partial<Record<HandleClass, unknown>> }> {
+/** A fresh set of handles on a fresh test:///default connection (or, in daemon mode, of
+ * the daemon: daemonHandles). */
+async function makeHandles(): Promise<{ conn: Connection; objects: Partial<Record<HandleClass, unknown>>; names?: string[] }> {
+  if (DAEMON) return daemonHandles();
   const conn = await virtkit.connect('test:///default');
   const objects: Partial<Record<HandleClass, unknown>> = { Connection: conn };
   const pool = await conn.lookupStoragePoolByName('default-pool').catch(() => null);
@@ -510,6 +554,56 @@ async function makeHandles(): Promise<{ conn: Connection; objects: Partial<Recor
   return { conn, objects };
 }
 
+/** Daemon mode: what each set of handles is made of. */
+export const DAEMON_HANDLES = 'a dir pool under the temp directory (defined, started) with a 1 MiB qcow2 volume; a qemu domain (defined, not started) whose disk is that volume, with an internal snapshot; an ephemeral secret. No checkpoint: libvirt makes one of a running guest only';
+
+/** A fresh set of handles on a fresh connection to the daemon; `names`: the objects made, for dropHandles. */
+async function daemonHandles(): Promise<{ conn: Connection; objects: Partial<Record<HandleClass, unknown>>; names: string[] }> {
+  const conn = await virtkit.connect(URI);
+  const objects: Partial<Record<HandleClass, unknown>> = { Connection: conn };
+  const n = `fuzz-${Math.floor(random() * 1e9)}`;
+  const dir = path.join(tmp, n);
+  fs.mkdirSync(dir, { recursive: true });
+  const pool = await conn.defineStoragePool(`<pool type='dir'><name>${n}</name><target><path>${dir}</path></target></pool>`).catch(() => null);
+  if (pool && (await pool.start().then(() => true, () => false))) {
+    objects.StoragePool = pool;
+    const vol = await pool.createVolume(`<volume><name>${n}.qcow2</name><capacity>${MiB}</capacity><target><format type='qcow2'/></target></volume>`).catch(() => null);
+    if (vol) {
+      objects.StorageVolume = vol;
+      const dom = await conn.defineDomain(`<domain type='qemu'><name>${n}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>
+        <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${await vol.path()}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`).catch(() => null);
+      if (dom) {
+        objects.Domain = dom;
+        const snap = await dom.createSnapshot().catch(() => null);
+        if (snap) objects.DomainSnapshot = snap;
+      }
+    }
+  }
+  const secret = await conn.defineSecret({ ephemeral: true, usage: { type: 'iscsi', target: n } }).catch(() => null);
+  if (secret) objects.Secret = secret;
+  return { conn, objects, names: [n] };
+}
+
+/** Daemon mode: removes what a set of handles made (and what the fuzz did to it: a started guest). */
+async function dropHandles(admin: Connection | null, names: string[] | undefined): Promise<void> {
+  if (!admin || !names) return;
+  const ignore = () => undefined;
+  for (const n of names) {
+    const dom = await admin.lookupDomainByName(n).catch(() => null);
+    if (dom) {
+      await dom.destroy().catch(ignore);
+      await dom.undefine(virtkit.DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | virtkit.DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | virtkit.DomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA).catch(ignore);
+    }
+    const pool = await admin.lookupStoragePoolByName(n).catch(() => null);
+    if (pool) {
+      await pool.destroy().catch(ignore);
+      await pool.undefine().catch(ignore);
+    }
+    const secret = await admin.lookupSecretByUsage('iscsi', n).catch(() => null);
+    if (secret) await secret.undefine().catch(ignore);
+  }
+}
+
 async function main(): Promise<void> {
   // A dead port: bound, then closed.
   deadPort = await new Promise<number>((resolve) => {
@@ -532,6 +626,8 @@ async function main(): Promise<void> {
   const unavailable = new Set<string>();
   const started = Date.now();
 
+  // Daemon mode: a connection of the harness's own, to remove each round's objects.
+  const admin = DAEMON ? await virtkit.connect(URI) : null;
   let round = await makeHandles();
   let closed = await makeHandles();
   await closed.conn.close();
@@ -547,6 +643,7 @@ async function main(): Promise<void> {
     // Every 250 calls, fresh handles (the test driver's state is what earlier calls left).
     if (i > 0 && i % 250 === 0) {
       await round.conn.close().catch(() => undefined);
+      await dropHandles(admin, round.names);
       round = await makeHandles();
       refresh();
     }
@@ -588,6 +685,8 @@ async function main(): Promise<void> {
   }
   await round.conn.close().catch(() => undefined);
   await freed.conn.close().catch(() => undefined);
+  for (const h of [round, freed, closed]) await dropHandles(admin, h.names);
+  await admin?.close().catch(() => undefined);
   // Late rejections of calls already counted show up here.
   await new Promise((resolve) => setTimeout(resolve, 100));
   if (contacted > 0) failures.push({ call: '(XML with external entities)', problem: `the entity listener was contacted ${contacted} time(s)` });
@@ -595,6 +694,9 @@ async function main(): Promise<void> {
 
   const total = Object.entries(categories).filter(([k]) => !k.startsWith('unavailable')).reduce((a, [, n]) => a + n, 0);
   const report = {
+    mode: DAEMON ? 'daemon' : 'api',
+    uri: URI,
+    ...(DAEMON ? { handles: DAEMON_HANDLES } : {}),
     seed: SEED,
     calls: total,
     ms: Date.now() - started,
@@ -613,12 +715,283 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
+// ---- iSCSI mode (30.iscsi.test.ts) ---------------------------------------------------------
+
+/** The target, from $VIRTKIT_FUZZ_ISCSI (never the command line: it holds the CHAP passwords). */
+interface IscsiFuzzTarget {
+  portal: string;
+  target: string;
+  chap: { username: string; password: string };
+  mutual: { username: string; password: string } | null;
+  luns: Array<{ lun: number; sizeBytes: number }>;
+}
+
+/** What each category of the iSCSI mode does (reported). */
+export const ISCSI_CATEGORIES: Record<string, string> = {
+  'session-method': 'a method of IscsiSession (found by reflection) on the live session, with LUNs, LBAs, block counts and buffers from hostile lists, or fully random arguments',
+  'session-method/closed': 'the same on a closed session',
+  'foreign-this': 'an IscsiSession method with another object as `this`',
+  read: 'read(lun, lba, blocks): LBAs around the end of the LUN and far past it, 2^32, 2^53, negative, NaN, fractions; block counts 0 … 2^32 and past the 1 GiB limit',
+  'readInto/write': 'readInto and write with buffers of 0, 1, 511, a block, many blocks, detached, and the same LBAs',
+  stream: 'readStream(lun, options) with hostile offset, length, chunkSize, queueDepth and signal; read to the end (at most 64 chunks), destroyed at once, after a chunk or with an error, aborted mid-read, paused and destroyed',
+  'stream/session-closed': 'a stream whose session is closed under it mid-read (a session of its own)',
+  'close-in-flight': 'a session of its own closed with reads, a stream and READ CAPACITYs in flight',
+  connect: 'iscsi.connect to the real portal with one to three fields made hostile: wrong CHAP user or password (empty, NUL, 16 MiB, another secret), wrong or missing mutual CHAP, no CHAP, an unknown target, hostile LUN, timeout and digest, the iscsi:// URL form',
+  discover: 'iscsi.discover on the real portal with hostile options',
+};
+
+async function mainIscsi(): Promise<void> {
+  const env = JSON.parse(process.env.VIRTKIT_FUZZ_ISCSI ?? 'null') as IscsiFuzzTarget | null;
+  if (!env) throw new Error('--mode iscsi needs $VIRTKIT_FUZZ_ISCSI (portal, target, CHAP, LUNs), as 30.iscsi.test.ts sets it');
+  // The target's real passwords may show in no error, stack or inspected session either.
+  SECRETS.push(env.chap.password, ...(env.mutual ? [env.mutual.password] : []));
+  const { iscsi } = virtkit;
+  deadPort = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const started = Date.now();
+  const initiator = () => `iqn.2026-11.org.virtkit.fuzz:i${Math.floor(random() * 1e9)}`;
+  const good = () => ({ portal: env.portal, target: env.target, initiatorIqn: initiator(), chap: env.chap, ...(env.mutual ? { mutualChap: env.mutual } : {}), timeoutMs: 5000 });
+  const open = () => iscsi.connect(good());
+  let live = await open();
+  const closed = await open();
+  await closed.close();
+  const luns = env.luns.map((l) => l.lun);
+  const caps = new Map<number, { blocks: number; blockSize: number }>();
+  for (const lun of luns) {
+    const c = await live.readCapacity(lun);
+    caps.set(lun, { blocks: c.blocks, blockSize: c.blockSize });
+  }
+  const methods = methodsOf(iscsi.IscsiSession);
+  let authRefusals = 0;
+
+  // Half the time a value native code gets to see (a real LUN, an integer LBA or count at
+  // or past the edges), else anything.
+  const lunValue = (): unknown => chance(0.5) ? pick(luns) : pick([...luns, ...luns, ...luns, 0, 7, 255, 256, 16383, 16384, 65536, -1, NaN, 1.5, Infinity, '1', null, undefined, 1n]);
+  const lbaValue = (lun: unknown): unknown => {
+    const b = caps.get(lun as number)?.blocks ?? 2048;
+    if (chance(0.5)) return pick([0, 1, b - 1, b - 8, b, b + 1, 2 ** 32, 2 ** 48]);
+    return pick([0, 0, 1, b - 1, b - 8, b, b + 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 48, Number.MAX_SAFE_INTEGER, 2 ** 53, -1, -0, NaN, Infinity, 0.5, '0', 1n, null, undefined]);
+  };
+  const blocksValue = (): unknown => chance(0.5) ? pick([1, 8, 64, 2048, 2 ** 21 + 1]) : pick([1, 1, 2, 8, 128, 2048, 2 ** 16, 2 ** 21 + 1, 2 ** 32 - 1, 2 ** 32, 0, -1, NaN, Infinity, 0.5, '1', null, undefined]);
+  const bufferValue = (lun: unknown): unknown => {
+    const bs = caps.get(lun as number)?.blockSize ?? 512;
+    const b = pick([0, 1, bs - 1, bs, bs + 1, 2 * bs, 64 * bs, 1024 * 1024]);
+    if (chance(0.05)) {
+      const u = new Uint8Array(bs);
+      structuredClone(u.buffer, { transfer: [u.buffer] }); // detached: byteLength 0
+      return u;
+    }
+    return chance(0.2) ? new Uint8Array(b) : Buffer.alloc(b, 0x5a);
+  };
+  /** Arguments shaped like the method's (lun, lba, blocks | buffer), or random ones. */
+  const sessionArgs = (method: string): unknown[] => {
+    if (chance(0.2)) return Array.from({ length: Math.floor(random() * 4) }, () => value());
+    const lun = lunValue();
+    const args: unknown[] = [lun];
+    if (method === 'read') args.push(lbaValue(lun), blocksValue());
+    else if (method === 'readInto' || method === 'write') args.push(lbaValue(lun), bufferValue(lun));
+    else if (method === 'readStream') args.push(streamOptions(lun));
+    return args.slice(0, chance(0.1) ? Math.floor(random() * args.length) : args.length);
+  };
+  function streamOptions(lun: unknown): unknown {
+    if (chance(0.15)) return value();
+    const c = caps.get(lun as number) ?? { blocks: 2048, blockSize: 512 };
+    const bytes = c.blocks * c.blockSize;
+    const o: Record<string, unknown> = {};
+    if (chance(0.7)) o.offset = pick([0, c.blockSize, bytes - c.blockSize, bytes, bytes + c.blockSize, 1, -c.blockSize, NaN, 2 ** 53, '0']);
+    if (chance(0.7)) o.length = pick([0, c.blockSize, 4096, 65536, bytes, bytes + c.blockSize, 1, -1, NaN, Infinity]);
+    if (chance(0.7)) o.chunkSize = pick([1, c.blockSize - 1, c.blockSize, 4096, 65536, MiB, 2 ** 30, 2 ** 30 + 1, 0, -1, NaN]);
+    if (chance(0.5)) o.queueDepth = pick([1, 2, 4, 64, 256, 257, 0, -1, NaN, 1.5]);
+    if (chance(0.2)) o.signal = pick([AbortSignal.abort(), new AbortController().signal, {}, 'signal']);
+    return o;
+  }
+
+  /** Reads a stream as `action` says; resolves when it ended or was destroyed, rejects with its error. */
+  const driveStream = (s: Readable, action: string, onChunk?: (n: number) => void): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      let chunks = 0;
+      const controller = (s as { fuzzController?: AbortController }).fuzzController;
+      s.on('error', reject);
+      s.on('end', () => resolve());
+      s.on('close', () => resolve()); // destroyed without an error
+      if (action === 'destroy-at-once') return void s.destroy();
+      if (action === 'destroy-with-error') return void setImmediate(() => s.destroy(new FuzzProbe('destroyed by the fuzz')));
+      if (action === 'pause-then-destroy') {
+        s.once('readable', () => setTimeout(() => s.destroy(), 5));
+        return;
+      }
+      s.on('data', () => {
+        chunks++;
+        onChunk?.(chunks);
+        if (action === 'destroy-after-chunk' && chunks === 1) s.destroy();
+        if (action === 'abort-mid-read' && chunks === 1) controller?.abort();
+        if (chunks >= 64) s.destroy(); // bounded: enough of a LUN
+      });
+    });
+  const STREAM_ACTIONS = ['drain', 'drain', 'destroy-at-once', 'destroy-after-chunk', 'destroy-with-error', 'abort-mid-read', 'pause-then-destroy'];
+
+  for (let i = 0; i < CALLS; i++) {
+    if (live.closed || (i > 0 && i % 200 === 0)) {
+      await live.close();
+      live = await open();
+    }
+    if (i === SELFTEST_CRASH_AT) {
+      progress(`selftest crash at call ${i}`);
+      process.kill(process.pid, 'SIGSEGV');
+    }
+    const r = random();
+    if (r < 0.22) {
+      const method = pick(methods);
+      const fn = (iscsi.IscsiSession.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
+      const which = random();
+      if (which < 0.1) {
+        // A returned stream gets its listeners at once (a stream failing in its constructor's
+        // tick errors before an `await` would attach them).
+        await attempt('foreign-this', `IscsiSession.${method}`, pick([{}, null, throwingProxy(), Buffer.alloc(1)]), function (this: unknown, ...a: unknown[]) {
+          const out = fn.apply(this, a);
+          return out instanceof Readable ? driveStream(out, 'drain') : out;
+        }, sessionArgs(method), true);
+      } else if (which < 0.3) {
+        await attempt('session-method/closed', `IscsiSession.${method}`, closed, async (...a: unknown[]) => {
+          const out = await fn.apply(closed, a);
+          if (out instanceof Readable) await driveStream(out, 'drain');
+          return undefined;
+        }, sessionArgs(method));
+      } else {
+        const self = live;
+        await attempt('session-method', `IscsiSession.${method}`, self, async (...a: unknown[]) => {
+          const out = await fn.apply(self, a);
+          if (out instanceof Readable) await driveStream(out, pick(STREAM_ACTIONS));
+          return undefined;
+        }, sessionArgs(method));
+      }
+    } else if (r < 0.4) {
+      const lun = lunValue();
+      await attempt('read', 'IscsiSession.read', live, live.read as never, [lun, lbaValue(lun), blocksValue()]);
+    } else if (r < 0.5) {
+      const lun = lunValue();
+      const method = chance(0.5) ? 'readInto' : 'write';
+      const fn = (method === 'readInto' ? live.readInto : live.write) as (...a: unknown[]) => unknown;
+      await attempt('readInto/write', `IscsiSession.${method}`, live, fn, [lun, lbaValue(lun), bufferValue(lun)]);
+    } else if (r < 0.68) {
+      const lun = lunValue();
+      const options = streamOptions(lun);
+      const action = pick(STREAM_ACTIONS);
+      const self = live;
+      await attempt('stream', `IscsiSession.readStream/${action}`, self, (l: unknown, o: unknown) => {
+        let opts = o;
+        let controller: AbortController | undefined;
+        if (action === 'abort-mid-read' && o && typeof o === 'object' && !Array.isArray(o) && !(o instanceof Uint8Array)) {
+          try {
+            controller = new AbortController();
+            opts = { ...(o as object), signal: controller.signal };
+          } catch {
+            opts = o; // a Proxy or throwing getters: refused by readStream
+          }
+        }
+        const s = self.readStream(l as number, opts as never);
+        (s as { fuzzController?: AbortController }).fuzzController = controller;
+        return driveStream(s, action);
+      }, [lun, options]);
+    } else if (r < 0.72) {
+      // A stream whose session is closed under it mid-read.
+      await attempt('stream/session-closed', 'IscsiSession.readStream+close', undefined, async () => {
+        const own = await open();
+        try {
+          const s = own.readStream(pick(luns), { chunkSize: pick([512, 4096, 65536]), queueDepth: pick([1, 4, 16]) });
+          await driveStream(s, 'drain', (n) => {
+            if (n === 1) void own.close();
+          });
+        } finally {
+          await own.close();
+        }
+      }, []);
+    } else if (r < 0.76) {
+      // Commands in flight when the session closes: each settles (a result or `closed`), none hangs.
+      await attempt('close-in-flight', 'IscsiSession.close(in flight)', undefined, async () => {
+        const own = await open();
+        const lun = pick(luns);
+        const pending: Array<Promise<unknown>> = [];
+        for (let k = 0, n = 1 + Math.floor(random() * 32); k < n; k++) pending.push(pick([() => own.read(lun, k, 8), () => own.readCapacity(lun), () => own.inquiry(lun), () => own.testUnitReady(lun)])());
+        const settled = Promise.allSettled(pending); // handled from the start: they reject while close() runs
+        const s = own.readStream(lun, { chunkSize: 4096 });
+        const streamDone = driveStream(s, 'drain').catch((e: unknown) => e);
+        if (chance(0.5)) await new Promise((resolve) => setImmediate(resolve));
+        await own.close();
+        const outcomes = await settled;
+        for (const o of outcomes) if (o.status === 'rejected' && !(o.reason instanceof IscsiError)) throw o.reason;
+        const se = await streamDone;
+        if (se && !(se instanceof IscsiError)) throw se;
+      }, []);
+    } else if (r < 0.94) {
+      const o: Record<string, unknown> = good();
+      const fields = 1 + Math.floor(random() * 3);
+      let badChap = false;
+      for (let k = 0; k < fields; k++) {
+        switch (Math.floor(random() * 9)) {
+          case 0: o.chap = { ...env.chap, password: pick([`wrong-${Math.floor(random() * 1e9)}`, '', 'p\0w', HUGE, secretValue(), env.mutual?.password ?? 'x'.repeat(17), 7]) }; badChap = true; break;
+          case 1: o.chap = { ...env.chap, username: pick(['nobody', '', 'u\0', HUGE, env.mutual?.username ?? 'x']) }; badChap = true; break;
+          case 2: o.mutualChap = pick([undefined, { ...(env.mutual ?? env.chap), password: `wrong-${Math.floor(random() * 1e9)}` }, { username: 'someone-else', password: env.mutual?.password ?? 'x' }, 'mutual']); badChap = true; break;
+          case 3: delete o.chap; delete o.mutualChap; badChap = true; break;
+          case 4: o.target = pick(['iqn.2026-11.org.virtkit.test:nope', '', stringValue(), 7]); break;
+          case 5: o.lun = lunValue(); break;
+          case 6: o.timeoutMs = pick([1, 50, 200, 0, -1, NaN, 2 ** 31, 10_000]); break;
+          case 7: o.headerDigest = pick(['none', 'crc32c', 'prefer-crc32c', 'prefer-none', 'bogus', 7, null]); break;
+          default: o.portal = pick([`iscsi://${env.chap.username}%${pick([env.chap.password, 'wrong'])}@${env.portal}/${env.target}`, `iscsi://${env.portal}/${env.target}/${pick(luns)}`, env.portal, `${env.portal}:1`, stringValue()]); if (typeof o.portal === 'string' && o.portal.startsWith('iscsi://')) { delete o.target; delete o.chap; delete o.mutualChap; } if (o.portal !== env.portal && typeof o.portal === 'string' && !o.portal.includes(env.portal)) o.portal = safeAddress(o.portal); break;
+        }
+      }
+      await attempt(badChap ? 'connect/bad-chap' : 'connect', 'iscsi.connect(real portal)', undefined, async (opts: unknown) => {
+        try {
+          const s = await iscsi.connect(opts as never);
+          const shown = inspect(s, { depth: 6, showHidden: true });
+          const leak = SECRETS.findIndex((x) => shown.includes(x));
+          if (leak >= 0) failures.push({ call: current, problem: `a secret value (#${leak + 1}) in the inspected session` });
+          await s.close();
+        } catch (err) {
+          if (err instanceof IscsiError && err.kind === 'auth') authRefusals++;
+          throw err;
+        }
+      }, [o]);
+    } else {
+      const o: Record<string, unknown> = { initiatorIqn: initiator(), timeoutMs: 5000 };
+      if (chance(0.5)) o.chap = pick([env.chap, { ...env.chap, password: 'wrong-password-1' }, {}, 'chap']);
+      if (chance(0.3)) o[pick(['initiatorIqn', 'timeoutMs', 'headerDigest', 'chap'])] = value();
+      await attempt('discover', 'iscsi.discover(real portal)', undefined, (p: unknown, opts: unknown) => iscsi.discover(p as string, opts as never), [pick([env.portal, env.portal, `iscsi://${env.portal}`, stringValue()]), pick([o, o, o, value()])].map((a, k) => (k === 0 && a !== env.portal && a !== `iscsi://${env.portal}` ? safeAddress(a) : a)));
+    }
+  }
+  await live.close();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const total = Object.values(categories).reduce((a, n) => a + n, 0);
+  const report = {
+    mode: 'iscsi',
+    seed: SEED,
+    calls: total,
+    ms: Date.now() - started,
+    crashes: 0,
+    hangs,
+    failures,
+    categories,
+    results,
+    authRefusals,
+    targets: { methods: { IscsiSession: methods }, luns: [...caps].map(([lun, c]) => ({ lun, ...c })) },
+    described: ISCSI_CATEGORIES,
+  };
+  if (reportFile) fs.writeFileSync(reportFile, JSON.stringify(report, null, 2));
+  progress('(done)');
+  process.exit(0);
+}
+
 // Run by 10.api.test.js with --seed; tap, given the folder, runs this file too: a plan of none.
 if (!argv.includes('--seed')) {
   console.log('1..0 # SKIP the fuzz runner, run by 10.api.test.js');
   process.exit(0);
 }
-void main().catch((err) => {
+void (MODE === 'iscsi' ? mainIscsi() : main()).catch((err) => {
   progress(`(runner failed: ${describeError(err)})`);
   console.error(err);
   process.exit(2);

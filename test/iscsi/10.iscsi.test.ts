@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import { iscsi, IscsiError } from 'virtkit';
-import { forceGc, testEnv, type IscsiTarget, shown } from '../helpers';
+import { forceGc, registerSecret, testEnv, type IscsiTarget, shown } from '../helpers';
 
 const env = testEnv();
 const tgt = env && !('skipped' in env.iscsi) ? env.iscsi : null;
@@ -56,6 +56,7 @@ t.test('portals: host, host:port, [ipv6]:port, bare IPv6, iscsi:// URLs', async 
   t.match(iscsi.parsePortal('[::1]:3263'), { host: '::1', port: 3263, address: '[::1]:3263' });
   t.match(iscsi.parsePortal('[::1]'), { host: '::1', port: 3260, address: '[::1]:3260' });
   t.match(iscsi.parsePortal('::1'), { host: '::1', port: 3260, address: '[::1]:3260' });
+  registerSecret('iscsi/10 password in a parsed iscsi:// URL', 's3cretPassw0rd');
   const url = iscsi.parsePortal('iscsi://user1%s3cretPassw0rd@127.0.0.1:3264/iqn.2026-11.org.example%3Atarget1/3');
   t.same(url, {
     host: '127.0.0.1', port: 3264, address: '127.0.0.1:3264', target: 'iqn.2026-11.org.example:target1', lun: 3,
@@ -201,7 +202,7 @@ if (!tgt) {
     const wrongUser = await rejection(connectChap({ chap: { username: 'nobody', password: chapCreds.password } }));
     t.equal(wrongUser.kind, 'auth', 'wrong user');
     t.same(wrongUser.loginStatus, { class: 2, detail: 1 }, 'login status: initiator error, authentication failure');
-    const wrongPassword = `Wr0ng${randomBytes(6).toString('hex')}`;
+    const wrongPassword = registerSecret('iscsi/10 wrong CHAP password', `Wr0ng${randomBytes(6).toString('hex')}`);
     const wrongPw = await rejection(connectChap({ chap: { username: chapCreds.username, password: wrongPassword } }));
     t.equal(wrongPw.kind, 'auth', 'wrong password');
     t.equal(wrongPw.op, 'login');
@@ -214,7 +215,7 @@ if (!tgt) {
     const s = await connectChap({ mutualChap: mutualCreds });
     t.same((await s.reportLuns()).filter((l) => l > 0), chap.luns.map((l) => l.lun), 'the target proved itself');
     await s.close();
-    const wrongPassword = `Wr0ng${randomBytes(6).toString('hex')}`;
+    const wrongPassword = registerSecret('iscsi/10 wrong mutual CHAP password', `Wr0ng${randomBytes(6).toString('hex')}`);
     const badPw = await rejection(connectChap({ mutualChap: { username: mutualCreds.username, password: wrongPassword } }));
     t.equal(badPw.kind, 'auth', 'the target could not answer with our secret');
     const badUser = await rejection(connectChap({ mutualChap: { username: 'someone-else', password: mutualCreds.password } }));

@@ -45,7 +45,6 @@ function runFuzz(t: { teardown: (fn: () => unknown) => void }, runSeed: number, 
 }
 
 t.test(`fuzz: ${calls} hostile calls, seed ${seed} (VIRTKIT_FUZZ_SEED=${seed} replays it)`, async (t) => {
-  const started = Date.now();
   const { child, lines, last, crashed, report: written } = runFuzz(t, seed, calls);
   if (crashed) {
     t.fail(`fuzz runner died (status ${child.status}, signal ${child.signal}${child.error ? `, ${child.error.message}` : ''}) at call ${lines.length}: ${last} — replay with VIRTKIT_FUZZ_SEED=${seed}`);
@@ -74,7 +73,6 @@ t.test(`fuzz: ${calls} hostile calls, seed ${seed} (VIRTKIT_FUZZ_SEED=${seed} re
   for (const cat of ['function', 'constructor', 'foreign-this', 'method/live', 'method/freed', 'method/closed-connection'])
     t.ok((report.categories[cat] ?? 0) > 0, `calls of category ${cat}`);
   t.ok((report.results.LibvirtError ?? 0) > 0 && (report.results.TypeError ?? 0) > 0 && (report.results.result ?? 0) > 0, 'native code was reached, arguments were refused, calls succeeded');
-  t.ok(Date.now() - started < 60_000, 'well under a minute');
 
   const byKind = Object.entries(report.results).map(([k, n]) => `${k} ${n}`).join(', ');
   const byCategory = Object.entries(report.categories).map(([k, n]) => `${k} ${n}`).join(', ');

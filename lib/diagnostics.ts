@@ -29,9 +29,16 @@ export function liveObjects(): LiveObjects {
   return native.liveObjects();
 }
 
+const KINDS = ['connections', 'domains', 'storagePools', 'storageVolumes', 'secrets', 'streams', 'domainSnapshots', 'domainCheckpoints', 'iscsiSessions'] as const;
+
 /** The sum of the object counts (all kinds, without `pendingCalls`). */
 export function totalLiveObjects(counts: LiveObjects = liveObjects()): number {
+  if (typeof counts !== 'object' || counts === null) throw new TypeError('counts must be a LiveObjects object (diagnostics.liveObjects())');
   let n = 0;
-  for (const [k, v] of Object.entries(counts)) if (k !== 'pendingCalls') n += v;
+  for (const kind of KINDS) {
+    const v: unknown = counts[kind];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new TypeError(`counts.${kind} must be a non-negative integer`);
+    n += v;
+  }
   return n;
 }

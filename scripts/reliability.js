@@ -43,7 +43,14 @@ const n = (x) => (typeof x === 'number' ? x.toLocaleString('en-US') : '?');
 const sum = (xs, f) => xs.reduce((a, x) => a + (Number(f(x)) || 0), 0);
 const duration = (s) => (s >= 60 ? `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, '0')} s` : `${Math.round(s)} s`);
 
-/** Rows of [what, figure, verdict]; `problems` collects what --check fails on. */
+/** What each fuzz report's calls hit (test/fuzz/). */
+const FUZZ_TARGETS = {
+  'fuzz.json': 'every export and method on test:///default, and the pure functions',
+  'fuzz-daemon.json': 'every export and method on a real libvirtd',
+  'fuzz-iscsi.json': 'IscsiSession and LunReadable on tgtd',
+};
+
+/** Rows of [what, figures]; `problems` collects what --check fails on. */
 function figures() {
   const rows = [];
   const problems = [];
@@ -80,7 +87,7 @@ function figures() {
   if (!fuzzFiles.length) missing.push('fuzz.json (the fuzz tier)');
   for (const file of fuzzFiles) {
     const r = read(file);
-    const what = file === 'fuzz.json' ? 'test:///default and the pure functions' : file.replace(/^fuzz-|\.json$/g, '');
+    const what = FUZZ_TARGETS[file] ?? file.replace(/^fuzz-|\.json$/g, '');
     const failures = Array.isArray(r.failures) ? r.failures.length : r.failures ?? 0;
     rows.push([`Hostile calls (${what})`, `${n(r.calls)} tried (seed ${r.seed}): ${n(r.crashes ?? 0)} crashes, ${n(r.hangs ?? 0)} hangs, ${n(failures)} untyped`]);
     if (r.crashes || r.hangs || failures) problems.push(`fuzz ${file}: ${r.crashes} crashes, ${r.hangs} hangs, ${failures} failures`);

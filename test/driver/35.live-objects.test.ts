@@ -30,6 +30,9 @@ t.test('shape: every kind, non-negative integers', async (t) => {
   for (const k of KINDS) t.ok(Number.isSafeInteger(counts[k]) && counts[k] >= 0, `${k} is a count`);
   const zero = Object.fromEntries(KINDS.map((k) => [k, 0])) as unknown as LiveObjects;
   t.equal(diagnostics.totalLiveObjects({ ...zero, connections: 2, domains: 3, pendingCalls: 50 }), 5, 'the total leaves pendingCalls out');
+  // Anything else is a TypeError, never a sum of whatever it holds.
+  for (const bad of [null, 'counts', 5, { ...zero, domains: '3' }, { ...zero, secrets: -1 }, { ...zero, streams: NaN }, { connections: 1 }, new Proxy({}, { get: () => ({}) })])
+    t.throws(() => diagnostics.totalLiveObjects(bad as never), TypeError, `refused: ${String(typeof bad)}`);
 });
 
 t.test('counts go up with handles and back down once they are released and collected', async (t) => {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { repoRoot, tempDir } from '../helpers';
 
 const seed = process.env.VIRTKIT_FUZZ_SEED ? Number(process.env.VIRTKIT_FUZZ_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);
-const calls = Number(process.env.VIRTKIT_FUZZ_CALLS ?? 5000);
+const calls = Number(process.env.VIRTKIT_FUZZ_CALLS ?? 20_000);
 
 interface Report {
   seed: number;

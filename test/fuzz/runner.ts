@@ -524,11 +524,24 @@ const HANDLE_CLASSES = { Connection, StoragePool, StorageVolume, Secret, Domain,
 type HandleClass = keyof typeof HANDLE_CLASSES;
 type State = 'live' | 'freed' | 'closed-connection';
 
-/** A fresh set of handles on a fresh test:///default connection (or, in daemon mode, of
- * the daemon: daemonHandles). */
+/**
+ * The host each round's handles live on: test:///default's own guest `test` and pool
+ * `default-pool`, in a file of the runner's own. A test-driver connection opened from a file
+ * gets a state of its own, so a round that destroys or undefines them leaves the next round
+ * whole (all test:///default connections of a process share one state).
+ */
+const ROUND_HOST = path.join(tmp, 'round-host.xml');
+fs.writeFileSync(
+  ROUND_HOST,
+  `<node><domain type='test'><name>test</name><memory>8192</memory><vcpu>2</vcpu><os><type>hvm</type></os></domain>` +
+    `<pool type='dir'><name>default-pool</name><target><path>/default-pool</path></target></pool></node>`,
+);
+
+/** A fresh set of handles on a fresh test-driver state (ROUND_HOST), or, in daemon mode, of
+ * the daemon (daemonHandles). */
 async function makeHandles(): Promise<{ conn: Connection; objects: Partial<Record<HandleClass, unknown>>; names?: string[] }> {
   if (DAEMON) return daemonHandles();
-  const conn = await virtkit.connect('test:///default');
+  const conn = await virtkit.connect(`test://${ROUND_HOST}`);
   const objects: Partial<Record<HandleClass, unknown>> = { Connection: conn };
   const pool = await conn.lookupStoragePoolByName('default-pool').catch(() => null);
   if (pool) {

@@ -45,7 +45,7 @@ const duration = (s) => (s >= 60 ? `${Math.floor(s / 60)} min ${String(Math.roun
 
 /** What each fuzz report's calls hit (test/fuzz/). */
 const FUZZ_TARGETS = {
-  'fuzz.json': 'every export and method on test:///default, and the pure functions',
+  'fuzz.json': 'every export and method on the test driver, and the pure functions',
   'fuzz-daemon.json': 'every export and method on a real libvirtd',
   'fuzz-iscsi.json': 'IscsiSession and LunReadable on tgtd',
 };
@@ -74,8 +74,13 @@ function figures() {
     const survived = faults.filter((f) => f.recovered).reduce((a, f) => a + f.injected, 0);
     const inFlight = sum(faults, (f) => f.inFlight);
     const settled = sum(faults, (f) => f.settled);
-    const kinds = [...new Set(faults.map((f) => f.fault))];
-    rows.push(['Faults injected (daemons killed, stopped, closed under load)', `${n(injected)} injected, ${n(survived)} survived, over ${kinds.length} kinds; ${n(settled)} of ${n(inFlight)} calls in flight settled (typed error or result)`]);
+    const kinds = new Map();
+    for (const f of faults) {
+      const kind = f.fault.replace(/ \(round \d+\)$/, '');
+      kinds.set(kind, (kinds.get(kind) ?? 0) + f.injected);
+    }
+    const list = [...kinds].map(([k, times]) => (times > 1 ? `${k} ×${times}` : k)).join('; ');
+    rows.push(['Faults injected under load', `${n(injected)} injected, ${n(survived)} survived; ${n(settled)} of ${n(inFlight)} calls in flight settled, each with a typed error or a result: ${list}`]);
     for (const f of faults) {
       if (!f.recovered) problems.push(`fault not survived: ${f.fault} (${f.file})`);
       if (f.settled !== f.inFlight) problems.push(`fault ${f.fault}: ${f.inFlight - f.settled} calls did not settle`);

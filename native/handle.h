@@ -32,10 +32,11 @@ void ReleaseOffThread(std::function<void()> job);
 // (g_main_context_dispatch under virNetClientIOEventLoop; test/daemon/80.faults). With one
 // call at a time the failing call closes the connection and later calls fail at once. So on
 // a connection with keepalive on (SetCallGate from setKeepAlive), every call on it or on its
-// objects holds its gate, a mutex, while it runs: CallGate() returns it, or null for the
+// objects goes through its gate, a Lane (worker.h) that runs them one at a time, in order,
+// without holding a pool thread while they wait: CallGate() returns it, or null for the
 // connections whose calls run concurrently (all others). Streams are never gated (libvirt
 // has no virStreamGetConnect).
-std::shared_ptr<std::mutex> CallGate(virConnectPtr conn);
+std::shared_ptr<Lane> CallGate(virConnectPtr conn);
 void SetCallGate(virConnectPtr conn, bool on);
 
 // Per-type traits: T::Ptr, T::Ref(ptr) (adds a reference), T::Unref(ptr), T::kName,
@@ -149,12 +150,8 @@ class Handle : public Napi::ObjectWrap<Derived> {
     if (!ptr_) return RejectedPromise(env, FreedFailure());
     Hold<T> ref = Hold<T>::Take(ptr_);
     if (!ref) return RejectedPromise(env, Failure::FromLastError());
-    std::shared_ptr<std::mutex> gate = CallGate(T::Conn(ref.get()));
-    return Queue(env, [ref = std::move(ref), fn = std::move(fn), gate = std::move(gate)]() mutable {
-      std::unique_lock<std::mutex> serial;
-      if (gate) serial = std::unique_lock<std::mutex>(*gate);
-      return fn(ref.get());
-    });
+    std::shared_ptr<Lane> gate = CallGate(T::Conn(ref.get()));
+    return Queue(env, [ref = std::move(ref), fn = std::move(fn)]() mutable { return fn(ref.get()); }, gate);
   }
 
   // Gives up the wrap's own reference; returns it (or an empty Ref if already freed).

@@ -237,7 +237,43 @@ static void DiscardJob(std::unique_ptr<Job> job) {
   ReleaseOffThread([shared]() mutable { shared.reset(); });
 }
 
-Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job) {
+bool Lane::Submit(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_) {
+      queue_.push_back(std::move(task));  // the thread that owns the lane runs it next
+      return true;
+    }
+    running_ = true;
+  }
+  if (CallPool::Get().Submit([self = shared_from_this(), task]() mutable {
+        task();
+        task = nullptr;  // what it holds goes before the next task runs
+        self->Drain();
+      }))
+    return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  running_ = false;
+  return false;
+}
+
+void Lane::Drain() {
+  for (;;) {
+    std::function<void()> next;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty()) {
+        running_ = false;
+        return;
+      }
+      next = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    next();
+  }
+}
+
+Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job, const std::shared_ptr<Lane>& lane) {
   Dispatcher* dispatcher = GetDispatcher(env);
   napi_deferred deferred;
   napi_value promise;
@@ -246,14 +282,15 @@ Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job) {
     throw Napi::Error::New(env, "virtkit: cannot create a promise");
   }
   auto* envelope = new Envelope{std::move(job), deferred};
-  bool queued = CallPool::Get().Submit([envelope, home = dispatcher->home] {
+  std::function<void()> run = [envelope, home = dispatcher->home] {
     std::unique_ptr<Envelope> owned(envelope);
     owned->job->Run();
     std::lock_guard<std::mutex> lock(home->mu);
     if (!home->async) return;  // environment gone: nobody to settle for
     home->done.push_back(std::move(owned));
     uv_async_send(home->async);
-  });
+  };
+  bool queued = lane ? lane->Submit(std::move(run)) : CallPool::Get().Submit(std::move(run));
   if (!queued) {
     std::unique_ptr<Envelope> owned(envelope);
     DiscardJob(std::move(owned->job));

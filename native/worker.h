@@ -11,8 +11,10 @@
 // environment's main thread through one uv_async handle, settled in bounded batches.
 #pragma once
 #include <napi.h>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -31,8 +33,24 @@ class Job {
   virtual void Settle(Napi::Env env, napi_deferred deferred) = 0;
 };
 
-// Queues job; returns its promise. Main thread only.
-Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job);
+// Calls that must run one at a time, in the order they were queued (a keepalive
+// connection's: CallGate in handle.h). A lane hands its calls to the pool one by one, so a
+// call waiting for its turn holds no pool thread and other connections' calls go on.
+class Lane : public std::enable_shared_from_this<Lane> {
+ public:
+  // Runs task after the lane's earlier tasks; false when no thread can be had at all.
+  bool Submit(std::function<void()> task);
+
+ private:
+  void Drain();  // on a pool thread: the queued tasks, until none is left
+  std::mutex mu_;
+  std::deque<std::function<void()>> queue_;
+  bool running_ = false;  // a pool thread owns the lane (under mu_)
+};
+
+// Queues job (on `lane` when given, else straight on the pool); returns its promise. Main
+// thread only.
+Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job, const std::shared_ptr<Lane>& lane = nullptr);
 
 // Runs task on the call pool (used to drop libvirt references, which can mean network I/O,
 // off the JS thread). Runs it in place only if no thread can be started at all.
@@ -107,10 +125,11 @@ class FnJob final : public Job {
   std::optional<typename Policy::Failure> failure_;
 };
 
-// Runs fn() off the main thread; returns a promise of ToJs(fn()). Failures as Policy says.
+// Runs fn() off the main thread (after the lane's earlier calls, when given); returns a
+// promise of ToJs(fn()). Failures as Policy says.
 template <typename Policy = LibvirtFailures, typename Fn>
-Napi::Promise Queue(Napi::Env env, Fn fn) {
-  return QueueJob(env, std::make_unique<FnJob<Fn, Policy>>(std::move(fn)));
+Napi::Promise Queue(Napi::Env env, Fn fn, const std::shared_ptr<Lane>& lane = nullptr) {
+  return QueueJob(env, std::make_unique<FnJob<Fn, Policy>>(std::move(fn)), lane);
 }
 
 }  // namespace virtkit

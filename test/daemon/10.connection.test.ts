@@ -3,7 +3,8 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { connect, eventLoopRunning, LibvirtError, libvirtVersion } from 'virtkit';
-import { daemonUri, forceGc } from '../helpers';
+import { spawnSync } from 'node:child_process';
+import { daemonUri, forceGc, timeScale } from '../helpers';
 
 // What libvirt reads for the host's memory: the NUMA nodes' totals from sysfs when the
 // kernel has them, else /proc/meminfo.
@@ -62,6 +63,32 @@ if ('skip' in target) {
     t.teardown(() => conn.close());
     t.equal(conn.keepAlive, true);
     t.equal(await conn.type(), 'QEMU');
+  });
+
+  t.test('a keepalive connection runs its calls one at a time, in order, without holding the call pool', async (t) => {
+    // libvirt 9.0's client mishandles a keepalive timeout with several calls in flight on one
+    // connection (test/daemon/80.faults), so a keepalive connection's calls wait in a lane of
+    // their own (native/worker.h). Waiting there takes no pool thread: with a pool of two
+    // threads, a plain connection's call is answered while 200 keepalive calls still wait.
+    const script = `
+      const { connect } = require('virtkit');
+      (async () => {
+        const ka = await connect(${JSON.stringify(uri)}, { keepAlive: { interval: 5, count: 3 } });
+        const plain = await connect(${JSON.stringify(uri)});
+        const order = [];
+        const queued = Array.from({ length: 200 }, (_, i) => ka.capabilitiesXml().then(() => order.push(i)));
+        const other = plain.nodeInfo().then(() => order.push('plain'));
+        await Promise.all([...queued, other]);
+        await ka.close();
+        await plain.close();
+        console.log(JSON.stringify(order));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 * timeScale, env: { ...process.env, VIRTKIT_THREADPOOL_SIZE: '2' } });
+    t.equal(r.status, 0, r.stderr);
+    const order = JSON.parse(r.stdout) as Array<number | 'plain'>;
+    const ka = order.filter((x) => x !== 'plain');
+    t.same(ka, Array.from({ length: 200 }, (_, i) => i), 'the keepalive calls settled in the order they were made');
+    t.ok(order.indexOf('plain') < 100, `the plain connection's call was not queued behind them (settled at position ${order.indexOf('plain') + 1} of 201)`);
   });
 
   t.test('read-only connection to the daemon', async (t) => {

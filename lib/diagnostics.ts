@@ -22,6 +22,11 @@ export interface LiveObjects {
   domainCheckpoints: number;
   iscsiSessions: number;
   pendingCalls: number;
+  /** Connections (process-wide) whose calls run one at a time because keepalive is on: each
+   * has a gate from `setKeepAlive()` (or `connect({ keepAlive })`) until libvirt frees the
+   * connection (which its domains, pools and volumes keep open after `close()`). libvirt 9.0's
+   * client mishandles a keepalive timeout with several calls in flight on one connection. */
+  keepaliveGates: number;
 }
 
 /** The counts of live native objects now (see `LiveObjects`). */
@@ -31,7 +36,7 @@ export function liveObjects(): LiveObjects {
 
 const KINDS = ['connections', 'domains', 'storagePools', 'storageVolumes', 'secrets', 'streams', 'domainSnapshots', 'domainCheckpoints', 'iscsiSessions'] as const;
 
-/** The sum of the object counts (all kinds, without `pendingCalls`). */
+/** The sum of the object counts (all kinds, without `pendingCalls` and `keepaliveGates`). */
 export function totalLiveObjects(counts: LiveObjects = liveObjects()): number {
   if (typeof counts !== 'object' || counts === null) throw new TypeError('counts must be a LiveObjects object (diagnostics.liveObjects())');
   let n = 0;

@@ -142,6 +142,7 @@ Napi::Value Connect::Open(const Napi::CallbackInfo& info) {
                            creds.get()};
     virConnectPtr c = virConnectOpenAuth(uri ? uri->c_str() : nullptr, &auth, flags);
     if (!c) ThrowLastError();
+    DropCallGate(c);  // a gate left at this address belonged to a connection freed before
     return Hold<ConnectTraits>::Adopt(c);
   });
 }
@@ -151,8 +152,9 @@ Napi::Value Connect::Close(const Napi::CallbackInfo& info) {
   Hold<ConnectTraits> ref = Detach();
   if (!ref) return Queue(info.Env(), [] {});  // already closed: nothing to do
   return Queue(info.Env(), [ref = std::move(ref)]() mutable {
-    SetCallGate(ref.get(), false);
-    if (virConnectClose(ref.Release()) < 0) ThrowLastError();
+    int left = 0;
+    CloseConnection(ref.Release(), &left);  // its gate stays while its objects keep it open
+    if (left < 0) ThrowLastError();
   });
 }
 
@@ -241,10 +243,16 @@ Napi::Value Connect::NodeGetInfo(const Napi::CallbackInfo& info) {
 Napi::Value Connect::SetKeepAlive(const Napi::CallbackInfo& info) {
   int interval = ArgInt(info, 0, "interval");
   unsigned int count = ArgUint(info, 1, "count");
-  return Call(info, [interval, count](virConnectPtr c) {
+  // Keepalive on: one call at a time (handle.h). The gate is in place before this call is
+  // queued, so every call queued after it waits its turn; it goes again if keepalive ends up off.
+  // A gate that was there already (keepalive set before) stays when this call fails.
+  bool made = false;
+  std::shared_ptr<Lane> gate = interval > 0 && ptr() ? OpenCallGate(ptr(), &made) : nullptr;
+  return Call(info, [interval, count, gate, made](virConnectPtr c) {
     int r = virConnectSetKeepAlive(c, interval, count);
+    if (interval <= 0 && r == 0) DropCallGate(c);  // keepalive off
+    else if (r != 0 && made) DropCallGate(c, gate);
     if (r < 0) ThrowLastError();
-    SetCallGate(c, r == 0 && interval > 0);  // keepalive on: one call at a time (handle.h)
     return r == 0;  // false: the other side does not support keepalive
   });
 }

@@ -16,7 +16,7 @@ struct ConnectTraits {
   static constexpr const char* kFreed = "the connection is closed";
   static const napi_type_tag kTag;
   static int Ref(Ptr p) { return virConnectRef(p); }
-  static void Unref(Ptr p) { virConnectClose(p); }
+  static void Unref(Ptr p) { CloseConnection(p); }
   // The connection whose calls it makes (no reference taken): for CallGate().
   static virConnectPtr Conn(Ptr p) { return p; }
 };

@@ -2,6 +2,7 @@
 // calls in flight. Synchronous, no libvirt call.
 #include "diagnostics.h"
 #include "connect.h"
+#include "handle.h"
 #include "domain.h"
 #include "domain_checkpoint.h"
 #include "domain_snapshot.h"
@@ -27,6 +28,7 @@ Napi::Value LiveObjects(const Napi::CallbackInfo& info) {
   o.Set("domainCheckpoints", double(LiveCount<DomainCheckpointTraits>::Get()));
   o.Set("iscsiSessions", double(LiveCount<IscsiSessionTraits>::Get()));
   o.Set("pendingCalls", double(PendingCalls(env)));
+  o.Set("keepaliveGates", double(CallGateCount()));
   return o;
 }
 

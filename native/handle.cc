@@ -29,11 +29,32 @@ std::shared_ptr<Lane> CallGate(virConnectPtr conn) {
   return it == Gates().end() ? nullptr : it->second;
 }
 
-void SetCallGate(virConnectPtr conn, bool on) {
+std::shared_ptr<Lane> OpenCallGate(virConnectPtr conn, bool* made) {
   std::lock_guard<std::mutex> lock(GatesLock());
-  if (on) Gates().try_emplace(conn, std::make_shared<Lane>());
-  else Gates().erase(conn);
+  auto [it, fresh] = Gates().try_emplace(conn, nullptr);
+  if (fresh) it->second = std::make_shared<Lane>();
+  if (made) *made = fresh;
+  gateCount.store(Gates().size(), std::memory_order_release);
+  return it->second;
+}
+
+void DropCallGate(virConnectPtr conn, const std::shared_ptr<Lane>& only) {
+  std::lock_guard<std::mutex> lock(GatesLock());
+  auto it = Gates().find(conn);
+  if (it == Gates().end() || (only && it->second != only)) return;
+  Gates().erase(it);
   gateCount.store(Gates().size(), std::memory_order_release);
 }
+
+void CloseConnection(virConnectPtr conn, int* left) {
+  std::shared_ptr<Lane> mine = CallGate(conn);
+  int r = virConnectClose(conn);
+  if (left) *left = r;
+  // Gone for good: its gate goes too, unless a connection opened at the same address since
+  // has a gate of its own already.
+  if (r == 0 && mine) DropCallGate(conn, mine);
+}
+
+size_t CallGateCount() { return gateCount.load(std::memory_order_acquire); }
 
 }  // namespace virtkit

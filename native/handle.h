@@ -31,13 +31,24 @@ void ReleaseOffThread(std::function<void()> job);
 // it speaks again the process dies of SIGSEGV in a stale socket watch
 // (g_main_context_dispatch under virNetClientIOEventLoop; test/daemon/80.faults). With one
 // call at a time the failing call closes the connection and later calls fail at once. So on
-// a connection with keepalive on (SetCallGate from setKeepAlive), every call on it or on its
+// a connection with keepalive on (OpenCallGate from setKeepAlive), every call on it or on its
 // objects goes through its gate, a Lane (worker.h) that runs them one at a time, in order,
 // without holding a pool thread while they wait: CallGate() returns it, or null for the
 // connections whose calls run concurrently (all others). Streams are never gated (libvirt
 // has no virStreamGetConnect).
+//
+// A gate lives as long as the libvirt connection, not its JS wrap: the domains, pools and
+// volumes of a closed connection keep it (and its keepalive) alive, so their calls stay gated.
+// OpenCallGate (on the main thread, before setKeepAlive is queued, so that every call queued
+// after it is gated) returns the connection's gate, made if missing (`made` says so); DropCallGate removes it
+// (only if it is still `only`, when given); CloseConnection drops a reference and, when it
+// was the last, the gate. A new connection drops whatever gate its address had (a connection
+// freed there before).
 std::shared_ptr<Lane> CallGate(virConnectPtr conn);
-void SetCallGate(virConnectPtr conn, bool on);
+std::shared_ptr<Lane> OpenCallGate(virConnectPtr conn, bool* made = nullptr);
+void DropCallGate(virConnectPtr conn, const std::shared_ptr<Lane>& only = nullptr);
+void CloseConnection(virConnectPtr conn, int* left = nullptr);
+size_t CallGateCount();  // gates that exist (diagnostics)
 
 // Per-type traits: T::Ptr, T::Ref(ptr) (adds a reference), T::Unref(ptr), T::kName,
 // T::kTag (napi_type_tag), T::kInvalid (the libvirt error code for a freed handle) and

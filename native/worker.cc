@@ -246,7 +246,7 @@ bool Lane::Submit(std::function<void()> task) {
     }
     running_ = true;
   }
-  if (CallPool::Get().Submit([self = shared_from_this(), task]() mutable {
+  if (CallPool::Get().Submit([self = shared_from_this(), task = std::move(task)]() mutable {
         task();
         task = nullptr;  // what it holds goes before the next task runs
         self->Drain();

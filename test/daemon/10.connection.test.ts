@@ -2,7 +2,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { connect, eventLoopRunning, LibvirtError, libvirtVersion } from 'virtkit';
+import { connect, diagnostics, eventLoopRunning, LibvirtError, libvirtVersion } from 'virtkit';
 import { spawnSync } from 'node:child_process';
 import { daemonUri, forceGc, timeScale } from '../helpers';
 
@@ -89,6 +89,49 @@ if ('skip' in target) {
     const ka = order.filter((x) => x !== 'plain');
     t.same(ka, Array.from({ length: 200 }, (_, i) => i), 'the keepalive calls settled in the order they were made');
     t.ok(order.indexOf('plain') < 100, `the plain connection's call was not queued behind them (settled at position ${order.indexOf('plain') + 1} of 201)`);
+  });
+
+  t.test('a keepalive gate lives as long as the libvirt connection, not longer', async (t) => {
+    const gates = () => diagnostics.liveObjects().keepaliveGates;
+    const base = gates();
+    // close() with nothing else holding the connection: the gate goes with it.
+    const a = await connect(uri, { keepAlive: { interval: 5, count: 3 } });
+    t.equal(gates(), base + 1, 'keepalive on: one gate');
+    t.equal(await a.setKeepAlive({ interval: 5, count: 3 }), true, 'set again while on');
+    t.equal(gates(), base + 1, 'still one gate');
+    await a.close();
+    t.equal(gates(), base, 'closed: gone');
+    const off = await connect(uri, { keepAlive: { interval: 5, count: 3 } });
+    t.equal(gates(), base + 1);
+    await off.setKeepAlive({ interval: 0, count: 0 });
+    t.equal(gates(), base, 'keepalive off: no gate');
+    const again = await off.setKeepAlive({ interval: 5, count: 3 }).catch((e: unknown) => e);
+    t.match(again, { codeName: 'VIR_ERR_INTERNAL_ERROR', message: /keepalive interval already set/ }, 'libvirt does not turn keepalive on again');
+    t.equal(gates(), base, 'the refused call leaves no gate');
+    await off.close();
+    t.equal(gates(), base, 'closed: gone');
+    // close() while one of its objects still holds the connection (and its keepalive) open:
+    // that object's calls stay gated until it lets go.
+    const b = await connect(uri, { keepAlive: { interval: 5, count: 3 } });
+    const secret = await b.defineSecret({ ephemeral: true, private: true, usage: { type: 'volume', volume: `/vk-gate/${process.pid}-${Date.now()}` } });
+    await b.close();
+    t.equal(gates(), base + 1, 'its objects keep the connection, and the gate');
+    t.equal((await Promise.all(Array.from({ length: 20 }, () => secret.getXML()))).filter((x) => x.startsWith('<secret')).length, 20, 'their calls still work');
+    await secret.undefine();
+    // Connections dropped without close(): the gate goes when the collector frees them, and a
+    // later connection at the same address is not gated by an old one's gate.
+    for (let round = 0; round < 5; round++) {
+      await (async () => {
+        const c = await connect(uri, { keepAlive: { interval: 5, count: 3 } });
+        t.equal(await c.type(), 'QEMU');
+      })();
+      for (let i = 0; i < 100 && gates() > base + 1; i++) {
+        forceGc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    t.equal(gates(), base + 1, 'no gates pile up from dropped connections: only the secret\'s connection has one');
+    secret.free();
   });
 
   t.test('read-only connection to the daemon', async (t) => {

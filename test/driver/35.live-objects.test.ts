@@ -7,7 +7,7 @@ import { fixtures, forceGc } from '../helpers';
 
 const uri = `test://${path.join(fixtures, 'testdriver', 'node.xml')}`;
 const KINDS: Array<keyof LiveObjects> = [
-  'connections', 'domains', 'storagePools', 'storageVolumes', 'secrets', 'streams', 'domainSnapshots', 'domainCheckpoints', 'iscsiSessions', 'pendingCalls',
+  'connections', 'domains', 'storagePools', 'storageVolumes', 'secrets', 'streams', 'domainSnapshots', 'domainCheckpoints', 'iscsiSessions', 'pendingCalls', 'keepaliveGates',
 ];
 
 /** Forces GC until cond() holds (bounded): finalizers run after the collection, on a later tick. */
@@ -29,7 +29,8 @@ t.test('shape: every kind, non-negative integers', async (t) => {
   t.same(Object.keys(counts).sort(), [...KINDS].sort());
   for (const k of KINDS) t.ok(Number.isSafeInteger(counts[k]) && counts[k] >= 0, `${k} is a count`);
   const zero = Object.fromEntries(KINDS.map((k) => [k, 0])) as unknown as LiveObjects;
-  t.equal(diagnostics.totalLiveObjects({ ...zero, connections: 2, domains: 3, pendingCalls: 50 }), 5, 'the total leaves pendingCalls out');
+  t.equal(diagnostics.totalLiveObjects({ ...zero, connections: 2, domains: 3, pendingCalls: 50, keepaliveGates: 4 }), 5, 'the total leaves pendingCalls and keepaliveGates out');
+  t.equal(counts.keepaliveGates, 0, 'no keepalive on the test driver, no gate');
   // Anything else is a TypeError, never a sum of whatever it holds.
   for (const bad of [null, 'counts', 5, { ...zero, domains: '3' }, { ...zero, secrets: -1 }, { ...zero, streams: NaN }, { connections: 1 }, new Proxy({}, { get: () => ({}) })])
     t.throws(() => diagnostics.totalLiveObjects(bad as never), TypeError, `refused: ${String(typeof bad)}`);

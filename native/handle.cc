@@ -5,7 +5,7 @@
 
 namespace virtkit {
 
-int kNativeConstructToken = 0;
+thread_local NativeConstruct::Slot NativeConstruct::slot_ = {nullptr, false};
 
 void ReleaseOffThread(std::function<void()> job) { RunOffThread(std::move(job)); }
 

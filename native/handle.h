@@ -94,8 +94,34 @@ class Hold {
   Ptr p_ = nullptr;
 };
 
-// Token proving a construction comes from native code.
-extern int kNativeConstructToken;
+// How Wrap() hands a native pointer to the wrap constructor it calls: through a per-thread
+// slot, not as constructor arguments. An External per wrap would leave one small allocation of
+// Node's behind for every wrap V8 has not collected when its environment ends (V8 runs no weak
+// callbacks at teardown). The constructor runs synchronously inside New(), on the thread of its
+// one environment, so the slot cannot be seen by another construction; `new` from JS finds it
+// unarmed and throws.
+class NativeConstruct {
+ public:
+  explicit NativeConstruct(void* p) : prev_(std::exchange(slot_, Slot{p, true})) {}
+  ~NativeConstruct() { slot_ = prev_; }
+  NativeConstruct(const NativeConstruct&) = delete;
+  NativeConstruct& operator=(const NativeConstruct&) = delete;
+  // In a wrap constructor: the pointer Wrap() passed (once), or false for a call from JS.
+  static bool Take(void** out) {
+    if (!slot_.armed) return false;
+    *out = slot_.ptr;
+    slot_.armed = false;
+    return true;
+  }
+
+ private:
+  struct Slot {
+    void* ptr;
+    bool armed;
+  };
+  static thread_local Slot slot_;
+  Slot prev_;
+};
 
 template <typename Derived, typename T>
 class Handle : public Napi::ObjectWrap<Derived> {
@@ -104,11 +130,11 @@ class Handle : public Napi::ObjectWrap<Derived> {
 
   explicit Handle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Derived>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsExternal() ||
-        info[0].As<Napi::External<int>>().Data() != &kNativeConstructToken)
+    void* p = nullptr;
+    if (!NativeConstruct::Take(&p))
       throw Napi::TypeError::New(env, std::string("Illegal constructor: ") + T::kName +
                                           " objects are created by virtkit only");
-    ptr_ = static_cast<Ptr>(info[1].As<Napi::External<void>>().Data());
+    ptr_ = static_cast<Ptr>(p);
     napi_type_tag_object(env, info.This(), &T::kTag);
   }
 
@@ -120,8 +146,8 @@ class Handle : public Napi::ObjectWrap<Derived> {
   static Napi::Object Wrap(Napi::Env env, Napi::FunctionReference& ctor, Hold<T> ref) {
     Ptr p = ref.Release();
     try {
-      return ctor.New({Napi::External<int>::New(env, &kNativeConstructToken),
-                       Napi::External<void>::New(env, p)});
+      NativeConstruct pass(p);
+      return ctor.New({});
     } catch (...) {
       ReleaseOffThread([p] { T::Unref(p); });
       throw;

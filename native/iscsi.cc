@@ -123,7 +123,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 // [{ target, portals: ["addr:port,tpgt"] }].
 Napi::Value Discover(const Napi::CallbackInfo& info) {
   iscsi::LoginOptions opt = ReadLoginOptions(info, true);
-  auto deferred = Napi::Promise::Deferred::New(info.Env());
+  auto deferred = Deferred::New(info.Env());
   Napi::Promise promise = deferred.Promise();
   Engine::Discover(info.Env(), std::move(opt), deferred, [](Napi::Env env, iscsi::Targets&& targets) -> Napi::Value {
     Napi::Array a = Napi::Array::New(env, targets.size());
@@ -143,7 +143,7 @@ Napi::Value Discover(const Napi::CallbackInfo& info) {
 // iscsiConnect(...): a normal session, logged in. Resolves an IscsiSession.
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   iscsi::LoginOptions opt = ReadLoginOptions(info, false);
-  auto deferred = Napi::Promise::Deferred::New(info.Env());
+  auto deferred = Deferred::New(info.Env());
   Napi::Promise promise = deferred.Promise();
   Engine::Login(info.Env(), std::move(opt), deferred,
                 [](Napi::Env env, std::shared_ptr<Engine> engine) -> Napi::Value { return IscsiSession::Wrap(env, std::move(engine)); });
@@ -200,16 +200,16 @@ Napi::Function IscsiSession::Init(Napi::Env env) {
 Napi::Object IscsiSession::Wrap(Napi::Env env, std::shared_ptr<Engine> engine) {
   // The constructor copies the engine out of the box; the box goes either way.
   std::unique_ptr<std::shared_ptr<Engine>> box(new std::shared_ptr<Engine>(std::move(engine)));
-  return AddonData::Get(env)->iscsiSessionClass.New(
-      {Napi::External<int>::New(env, &kNativeConstructToken), Napi::External<void>::New(env, box.get())});
+  NativeConstruct pass(box.get());
+  return AddonData::Get(env)->iscsiSessionClass.New({});
 }
 
 IscsiSession::IscsiSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IscsiSession>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsExternal() ||
-      info[0].As<Napi::External<int>>().Data() != &kNativeConstructToken)
+  void* box = nullptr;
+  if (!NativeConstruct::Take(&box))
     throw Napi::TypeError::New(env, "Illegal constructor: IscsiSession objects are created by virtkit only");
-  engine_ = *static_cast<std::shared_ptr<Engine>*>(info[1].As<Napi::External<void>>().Data());
+  engine_ = *static_cast<std::shared_ptr<Engine>*>(box);
   napi_type_tag_object(env, info.This(), &IscsiSessionTraits::kTag);
 }
 
@@ -389,7 +389,7 @@ Napi::Value IscsiSession::Write16(const Napi::CallbackInfo& info) {
 // logout(): iSCSI logout (bounded by the session timeout) once the commands in flight are
 // done, then the context is freed. Calls after it reject 'closed'. Idempotent; never rejects.
 Napi::Value IscsiSession::Logout(const Napi::CallbackInfo& info) {
-  auto deferred = Napi::Promise::Deferred::New(info.Env());
+  auto deferred = Deferred::New(info.Env());
   Napi::Promise promise = deferred.Promise();
   engine_->Close(deferred);
   return promise;

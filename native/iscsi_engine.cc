@@ -49,7 +49,7 @@ Napi::Promise Rejected(Napi::Env env, const char* kind, const char* op, const ch
   f.kind = kind;
   f.op = op;
   f.message = message;
-  auto deferred = Napi::Promise::Deferred::New(env);
+  auto deferred = Deferred::New(env);
   deferred.Reject(MakeError(env, f));
   return deferred.Promise();
 }
@@ -144,7 +144,7 @@ void CloseHandle(Handle*& h) {
 // Settle with what `make` gives; if JS cannot run any more (the environment is shutting down),
 // the promise stays pending and nothing is thrown.
 template <typename Make>
-void Reject(Napi::Promise::Deferred& d, Make make) {
+void Reject(Deferred& d, Make make) {
   try {
     d.Reject(make());
   } catch (...) {
@@ -152,7 +152,7 @@ void Reject(Napi::Promise::Deferred& d, Make make) {
 }
 
 template <typename Make>
-void Resolve(Napi::Promise::Deferred& d, Make make) {
+void Resolve(Deferred& d, Make make) {
   try {
     d.Resolve(make());
   } catch (const Napi::Error& err) {
@@ -200,7 +200,8 @@ struct Engine::Registry {
     return static_cast<Registry*>(data->iscsi);
   }
 
-  // Environment teardown: contexts destroyed (sockets closed, no logout), nothing settled.
+  // Environment teardown: contexts destroyed (sockets closed, no logout), nothing settled (JS
+  // cannot run any more; the promises' resolvers go with the environment's heap, see Deferred).
   static void Cleanup(void* arg) {
     auto* r = static_cast<Registry*>(arg);
     auto live = std::move(r->live);
@@ -236,7 +237,7 @@ void Engine::Teardown() {
 // ---------------------------------------------------------------------------------------------
 // login
 
-void Engine::Login(Napi::Env env, LoginOptions options, Napi::Promise::Deferred deferred,
+void Engine::Login(Napi::Env env, LoginOptions options, Deferred deferred,
                    std::function<Napi::Value(Napi::Env, std::shared_ptr<Engine>)> onReady) {
   Registry* r = Registry::Get(env);
   auto e = std::make_shared<Engine>(env, r);
@@ -245,7 +246,7 @@ void Engine::Login(Napi::Env env, LoginOptions options, Napi::Promise::Deferred 
   e->Start(std::move(options), std::move(deferred));
 }
 
-void Engine::Discover(Napi::Env env, LoginOptions options, Napi::Promise::Deferred deferred,
+void Engine::Discover(Napi::Env env, LoginOptions options, Deferred deferred,
                       std::function<Napi::Value(Napi::Env, Targets&&)> onTargets) {
   Registry* r = Registry::Get(env);
   auto e = std::make_shared<Engine>(env, r);
@@ -255,7 +256,7 @@ void Engine::Discover(Napi::Env env, LoginOptions options, Napi::Promise::Deferr
 }
 
 // Creates the context and starts the TCP connect. Runs inside a JS call.
-void Engine::Start(LoginOptions opt, Napi::Promise::Deferred deferred) {
+void Engine::Start(LoginOptions opt, Deferred deferred) {
   auto self = shared_from_this();
   login_ = std::move(deferred);
   timeoutMs_ = opt.timeoutMs;
@@ -392,7 +393,7 @@ Napi::Promise Engine::Submit(Napi::Env env, std::unique_ptr<Command> c) {
     std::string m = "the connection to " + where_ + " was lost: " + broken_;
     return Rejected(env, "connect", op, m.c_str());
   }
-  c->deferred = Napi::Promise::Deferred::New(env);
+  c->deferred = Deferred::New(env);
   Napi::Promise promise = c->deferred->Promise();
   c->engine = this;
   c->deadline = Clock::now() + std::chrono::milliseconds(timeoutMs_);
@@ -522,7 +523,7 @@ void Engine::Settle(std::unique_ptr<Command> c, std::optional<Failure> failure) 
 // ---------------------------------------------------------------------------------------------
 // close, failure, destruction
 
-void Engine::Close(std::optional<Napi::Promise::Deferred> done) {
+void Engine::Close(std::optional<Deferred> done) {
   auto self = shared_from_this();
   bool first = !closing_;
   closing_ = true;

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 #include "convert.h"
+#include "worker.h"  // Deferred
 extern "C" {
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
@@ -102,7 +103,7 @@ struct Command {
   ~Command();
 
   // engine's bookkeeping
-  std::optional<Napi::Promise::Deferred> deferred;
+  std::optional<Deferred> deferred;
   struct scsi_task* task = nullptr;
   Clock::time_point deadline;
   int attempts = 0;     // UNIT ATTENTION retries
@@ -121,17 +122,17 @@ using Targets = std::vector<std::pair<std::string, std::vector<std::string>>>;
 class Engine : public std::enable_shared_from_this<Engine> {
  public:
   // A normal session: resolves `deferred` with onReady(engine) once logged in.
-  static void Login(Napi::Env env, LoginOptions options, Napi::Promise::Deferred deferred,
+  static void Login(Napi::Env env, LoginOptions options, Deferred deferred,
                     std::function<Napi::Value(Napi::Env, std::shared_ptr<Engine>)> onReady);
   // A discovery session: login, SendTargets, logout; resolves `deferred` with onTargets(targets).
-  static void Discover(Napi::Env env, LoginOptions options, Napi::Promise::Deferred deferred,
+  static void Discover(Napi::Env env, LoginOptions options, Deferred deferred,
                        std::function<Napi::Value(Napi::Env, Targets&&)> onTargets);
 
   // Queues a command; its promise settles when it completes, fails or times out.
   Napi::Promise Submit(Napi::Env env, std::unique_ptr<Command> command);
   // Logs out (after the commands in flight) and frees the context. Resolves `done` (if given)
   // when that is over; never fails. Idempotent: later calls resolve at once.
-  void Close(std::optional<Napi::Promise::Deferred> done);
+  void Close(std::optional<Deferred> done);
   // close() was called (or the wrap was dropped).
   bool closed() const { return closing_; }
   const std::string& where() const { return where_; }
@@ -153,7 +154,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
  private:
   enum class Phase { kConnecting, kLoggingIn, kReady, kDiscovering, kLoggingOut, kDead };
 
-  void Start(LoginOptions options, Napi::Promise::Deferred deferred);
+  void Start(LoginOptions options, Deferred deferred);
   void LoginFailed(Failure f);
   void Ready();
   void CommandDone(Command* c, int status, struct scsi_task* task);
@@ -188,7 +189,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::string where_, portal_, broken_;
   long long timeoutMs_ = 30000;
   // login (and for discovery, the whole session)
-  std::optional<Napi::Promise::Deferred> login_;
+  std::optional<Deferred> login_;
   Clock::time_point loginDeadline_;
   std::unique_ptr<SecretString> chapPassword_, mutualPassword_;
   std::function<Napi::Value(Napi::Env, std::shared_ptr<Engine>)> onReady_;
@@ -198,7 +199,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // commands in flight, oldest (earliest deadline) first
   std::list<std::unique_ptr<Command>> commands_;
   // close
-  std::vector<Napi::Promise::Deferred> closeWaiters_;
+  std::vector<Deferred> closeWaiters_;
   Clock::time_point logoutDeadline_;
   Clock::time_point armedAt_;
   bool armed_ = false;

@@ -128,7 +128,7 @@ class CallPool {
 // the pool threads and the environment; `async` is null once the environment is torn down.
 struct Envelope {
   std::unique_ptr<Job> job;
-  napi_deferred deferred;
+  Deferred deferred;
 };
 
 struct Home {
@@ -136,6 +136,20 @@ struct Home {
   uv_async_t* async = nullptr;
   std::deque<std::unique_ptr<Envelope>> done;
 };
+
+// The promises of queued calls are made and settled by these two JS functions (one pair per
+// environment), not with napi_create_promise: Node frees a napi_deferred only when it is
+// settled, and once an environment is being torn down (a worker thread terminated, with calls
+// still running on the pool) no N-API call can settle one any more (napi_reject_deferred
+// answers napi_pending_exception), so every such call would leave its deferred behind. Here a
+// call's resolvers live in a Map of the environment's own heap and go with it.
+constexpr const char kPromiseTable[] = R"JS((() => {
+  const pending = new Map();
+  return [
+    (id) => new Promise((resolve, reject) => { pending.set(id, [resolve, reject]); }),
+    (id, ok, value) => { const r = pending.get(id); pending.delete(id); r[ok ? 0 : 1](value); },
+  ];
+})())JS";
 
 // Settled per wake-up of the main thread: enough to amortise the wake-up, few enough that
 // timers and I/O run in between when thousands of calls finish at once.
@@ -149,6 +163,8 @@ struct Dispatcher {
   napi_ref resource = nullptr;
   napi_async_context context = nullptr;
   size_t pending = 0;  // calls queued and not yet settled
+  napi_ref makePromise = nullptr, settle = nullptr;  // kPromiseTable's functions
+  double nextId = 0;
 
   void Drain();
 };
@@ -209,6 +225,9 @@ void Teardown(void* arg) {
   dispatcher->async = nullptr;
   napi_async_destroy(dispatcher->env, dispatcher->context);
   napi_delete_reference(dispatcher->env, dispatcher->resource);
+  // Allowed during teardown (unlike settling): the table itself goes with the heap.
+  napi_delete_reference(dispatcher->env, dispatcher->makePromise);
+  napi_delete_reference(dispatcher->env, dispatcher->settle);
 }
 
 }  // namespace
@@ -228,6 +247,11 @@ void InitDispatcher(Napi::Env env) {
   Napi::Object resource = Napi::Object::New(env);
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, resource, 1, &dispatcher->resource));
   NAPI_THROW_IF_FAILED_VOID(env, napi_async_init(env, resource, Napi::String::New(env, "virtkit"), &dispatcher->context));
+  napi_value table;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_run_script(env, Napi::String::New(env, kPromiseTable), &table));
+  Napi::Array fns(env, table);
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, fns.Get(0u), 1, &dispatcher->makePromise));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, fns.Get(1u), 1, &dispatcher->settle));
   NAPI_THROW_IF_FAILED_VOID(env, napi_add_env_cleanup_hook(env, Teardown, dispatcher));
 }
 
@@ -275,12 +299,14 @@ void Lane::Drain() {
 
 Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job, const std::shared_ptr<Lane>& lane) {
   Dispatcher* dispatcher = GetDispatcher(env);
-  napi_deferred deferred;
-  napi_value promise;
-  if (napi_create_promise(env, &deferred, &promise) != napi_ok) {
+  std::optional<Deferred> made;
+  try {
+    made.emplace(Deferred::New(env));
+  } catch (...) {
     DiscardJob(std::move(job));
-    throw Napi::Error::New(env, "virtkit: cannot create a promise");
+    throw;
   }
+  Deferred deferred = *made;
   auto* envelope = new Envelope{std::move(job), deferred};
   std::function<void()> run = [envelope, home = dispatcher->home] {
     std::unique_ptr<Envelope> owned(envelope);
@@ -294,12 +320,11 @@ Napi::Promise QueueJob(Napi::Env env, std::unique_ptr<Job> job, const std::share
   if (!queued) {
     std::unique_ptr<Envelope> owned(envelope);
     DiscardJob(std::move(owned->job));
-    RejectDeferred(env, deferred,
-                   MakeError(env, Failure::Local(VIR_ERR_SYSTEM_ERROR, "virtkit: cannot start a thread for the call")));
-    return Napi::Promise(env, promise);
+    deferred.Reject(MakeError(env, Failure::Local(VIR_ERR_SYSTEM_ERROR, "virtkit: cannot start a thread for the call")));
+    return deferred.Promise();
   }
   if (dispatcher->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(dispatcher->async));
-  return Napi::Promise(env, promise);
+  return deferred.Promise();
 }
 
 size_t PendingCalls(Napi::Env env) { return GetDispatcher(env)->pending; }
@@ -308,7 +333,30 @@ void RunOffThread(std::function<void()> task) {
   if (!CallPool::Get().Submit(task)) task();  // no thread can be had at all: run it here
 }
 
-void ResolveDeferred(Napi::Env env, napi_deferred d, Napi::Value v) { napi_resolve_deferred(env, d, v); }
-void RejectDeferred(Napi::Env env, napi_deferred d, Napi::Value v) { napi_reject_deferred(env, d, v); }
+Deferred Deferred::New(Napi::Env env) {
+  Dispatcher* dispatcher = GetDispatcher(env);
+  double id = dispatcher->nextId++;
+  napi_value make, arg, promise;
+  napi_get_reference_value(env, dispatcher->makePromise, &make);
+  napi_create_double(env, id, &arg);
+  if (napi_call_function(env, env.Undefined(), make, 1, &arg, &promise) != napi_ok)
+    throw Napi::Error::New(env, "virtkit: cannot create a promise");
+  return Deferred(env, id, promise);
+}
+
+void Deferred::Settle(bool ok, napi_value v) const {
+  napi_value settle, undefined, args[3];
+  napi_get_reference_value(env_, GetDispatcher(Napi::Env(env_))->settle, &settle);
+  napi_get_undefined(env_, &undefined);
+  napi_create_double(env_, id_, &args[0]);
+  napi_get_boolean(env_, ok, &args[1]);
+  args[2] = v;
+  // Fails only when JS can no longer run (a worker being terminated): nothing to settle then,
+  // and no exception may be left pending for the next call.
+  if (napi_call_function(env_, undefined, settle, 3, args, nullptr) != napi_ok) {
+    napi_value pendingException;
+    napi_get_and_clear_last_exception(env_, &pendingException);
+  }
+}
 
 }  // namespace virtkit

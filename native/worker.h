@@ -24,13 +24,36 @@
 
 namespace virtkit {
 
+// A promise that native code settles later: the counterpart of Napi::Promise::Deferred, but
+// its resolvers live in a table in the environment's own JS heap, not in a napi_deferred
+// (native/worker.cc says why), so one that is never settled because its environment ends
+// (a worker thread terminated with calls in flight) goes with that environment.
+// Main thread of its environment only; copies refer to the same promise.
+class Deferred {
+ public:
+  static Deferred New(Napi::Env env);
+  Napi::Env Env() const { return Napi::Env(env_); }
+  // Valid in the handle scope New() ran in.
+  Napi::Promise Promise() const { return Napi::Promise(env_, promise_); }
+  // Once per promise. When JS cannot run any more, nothing happens (no exception is left).
+  void Resolve(napi_value v) const { Settle(true, v); }
+  void Reject(napi_value v) const { Settle(false, v); }
+
+ private:
+  Deferred(napi_env env, double id, napi_value promise) : env_(env), id_(id), promise_(promise) {}
+  void Settle(bool ok, napi_value v) const;
+  napi_env env_;
+  double id_;
+  napi_value promise_;
+};
+
 // A unit of work: Run() on a pool thread, then Settle() on the main thread of the
 // environment that queued it.
 class Job {
  public:
   virtual ~Job() = default;
   virtual void Run() = 0;
-  virtual void Settle(Napi::Env env, napi_deferred deferred) = 0;
+  virtual void Settle(Napi::Env env, const Deferred& deferred) = 0;
 };
 
 // Calls that must run one at a time, in the order they were queued (a keepalive
@@ -61,10 +84,6 @@ size_t PendingCalls(Napi::Env env);
 
 // Per-environment setup and teardown of the delivery path (called from module init).
 void InitDispatcher(Napi::Env env);
-
-// Settles a deferred with a value or a LibvirtError.
-void ResolveDeferred(Napi::Env env, napi_deferred d, Napi::Value v);
-void RejectDeferred(Napi::Env env, napi_deferred d, Napi::Value v);
 
 // How a job's failures are caught and become JS errors. libvirt calls throw CallFailed and
 // reject with a LibvirtError; a job of another library would bring its own policy (iSCSI
@@ -104,10 +123,10 @@ class FnJob final : public Job {
   }
 
   // Throws only when JS cannot run at all; every other failure rejects the promise.
-  void Settle(Napi::Env env, napi_deferred deferred) override {
+  void Settle(Napi::Env env, const Deferred& deferred) override {
     try {
-      if (failure_) return RejectDeferred(env, deferred, Policy::Make(env, *failure_));
-      ResolveDeferred(env, deferred, ToJs(env, std::move(*result_)));
+      if (failure_) return deferred.Reject(Policy::Make(env, *failure_));
+      deferred.Resolve(ToJs(env, std::move(*result_)));
     } catch (const Napi::Error& e) {
       // Converting the result, or building the LibvirtError, failed: reject with that error
       // (or a plain one); a JS exception left pending by the failure is cleared first.
@@ -115,7 +134,7 @@ class FnJob final : public Job {
       napi_get_and_clear_last_exception(env, &pendingException);
       Napi::Value reason = e.Value();
       if (reason.IsEmpty()) reason = Napi::Error::New(env, failure_ ? failure_->message : "virtkit: result conversion failed").Value();
-      RejectDeferred(env, deferred, reason);
+      deferred.Reject(reason);
     }
   }
 

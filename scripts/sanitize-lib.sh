@@ -1,6 +1,7 @@
 # Shared by scripts/test-asan.sh and scripts/test-valgrind.sh. Sourced, not run.
 
-# build_instrumented DIR CFLAGS LDFLAGS: builds the addon with extra flags into DIR
+# build_instrumented DIR CFLAGS LDFLAGS: builds the addon with extra flags (and the compiler in
+# $CC/$CXX, if set) into DIR
 # (DIR/src/build/Release/virtkit.node), never into build/: DIR/src holds symbolic links to
 # binding.gyp, native/ and scripts/, and node-gyp builds there. Prints the addon's path.
 build_instrumented() {
@@ -10,10 +11,10 @@ build_instrumented() {
   ln -sfn "$root/binding.gyp" "$dir/src/binding.gyp"
   ln -sfn "$root/native" "$dir/src/native"
   ln -sfn "$root/scripts" "$dir/src/scripts"
-  # Flags differ from the last build: start over (make would keep the old objects).
-  if [ "$(cat "$dir/flags" 2>/dev/null)" != "$flags|$ldflags" ]; then
+  # Flags or compiler differ from the last build: start over (make would keep the old objects).
+  if [ "$(cat "$dir/flags" 2>/dev/null)" != "$flags|$ldflags|${CXX:-}" ]; then
     rm -rf "$dir/src/build"
-    printf '%s' "$flags|$ldflags" > "$dir/flags"
+    printf '%s' "$flags|$ldflags|${CXX:-}" > "$dir/flags"
   fi
   (
     cd "$dir/src"

@@ -5,6 +5,10 @@
 # file as `valgrind node --jitless FILE` (tap's runner and the processes tests spawn run without
 # valgrind), and fails on any memcheck error or definite leak. Suppressions for Node's and V8's
 # own start-up and exit allocations are in scripts/sanitizers/valgrind.supp (each says why).
+#
+# Writes dist/reports/valgrind.json (read by scripts/reliability.js for the README):
+#   { files, tests, failedFiles, errors, definitelyLostBytes, seconds,
+#     suppressions: [names of scripts/sanitizers/valgrind.supp entries], logsDir, date (ISO) }
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/sanitize-lib.sh"
@@ -50,5 +54,15 @@ for f in "${files[@]}"; do
     failed=$((failed + 1)); echo "--- $name: the tests failed under valgrind:"; tail -40 "$logs/$name.tap"
   fi
 done
-echo "valgrind: ${#files[@]} files, $tests tests; errors $errors; definitely lost $definite bytes; $(( $(date +%s) - start ))s; logs in $logs"
+elapsed=$(( $(date +%s) - start ))
+mkdir -p dist/reports
+FILES=${#files[@]} TESTS=$tests FAILED=$failed ERRORS=$errors DEFINITE=$definite SECONDS_ALL=$elapsed LOGS="$logs" node -e '
+  const fs = require("node:fs");
+  const e = process.env;
+  // Entry names: the first line inside each { ... } block.
+  const suppressions = [...fs.readFileSync("scripts/sanitizers/valgrind.supp", "utf8").matchAll(/^\{\s*\n\s*(\S+)/gm)].map((m) => m[1]);
+  const out = { files: +e.FILES, tests: +e.TESTS, failedFiles: +e.FAILED, errors: +e.ERRORS, definitelyLostBytes: +e.DEFINITE,
+    seconds: +e.SECONDS_ALL, suppressions, logsDir: e.LOGS, date: new Date().toISOString() };
+  fs.writeFileSync("dist/reports/valgrind.json", JSON.stringify(out, null, 2) + "\n");'
+echo "valgrind: ${#files[@]} files, $tests tests; errors $errors; definitely lost $definite bytes; ${elapsed}s; logs in $logs; dist/reports/valgrind.json"
 [ "$failed" = 0 ]

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { repoRoot } from '../helpers';
+import { repoRoot, toolEnv } from '../helpers';
 
 const envFile = process.env.VIRTKIT_TESTENV;
 if (!envFile) {
@@ -14,6 +14,7 @@ if (!envFile) {
     const r = spawnSync('bash', [path.join(repoRoot, 'scripts', 'testenv-smoke.sh'), path.dirname(envFile)], {
       encoding: 'utf8',
       timeout: 180_000,
+      env: toolEnv(),
     });
     const lines = r.stdout.split('\n').filter((l) => /^(not )?ok - /.test(l));
     for (const line of lines) {

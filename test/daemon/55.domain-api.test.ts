@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, DomainDeviceModifyFlags, DomainStatsTypes, DomainUndefineFlagsValues, LibvirtError, type Connection, type Domain } from 'virtkit';
-import { daemonUri } from '../helpers';
+import { daemonUri, toolEnv } from '../helpers';
 
 const target = daemonUri();
 const codeOf = async (p: Promise<unknown>) => {
@@ -53,7 +53,7 @@ if ('skip' in target) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vk-domapi-'));
     fs.chmodSync(dir, 0o777);
     const disk = path.join(dir, 'root.qcow2');
-    execFileSync(qemuImg!, ['create', '-q', '-f', 'qcow2', disk, '64M']);
+    execFileSync(qemuImg!, ['create', '-q', '-f', 'qcow2', disk, '64M'], { env: toolEnv() });
     const dom = await conn.defineDomain(guestXml(`vk-api-${randomUUID().slice(0, 8)}`, disk));
     t.teardown(async () => {
       await dom.destroy().catch(() => undefined);
@@ -113,7 +113,7 @@ if ('skip' in target) {
 
     // Hotplug a second disk (USB: unplugged at once, no guest cooperation needed).
     const extra = path.join(dir, 'extra.img');
-    execFileSync(qemuImg!, ['create', '-q', '-f', 'raw', extra, '16M']);
+    execFileSync(qemuImg!, ['create', '-q', '-f', 'raw', extra, '16M'], { env: toolEnv() });
     const diskXml = `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${extra}'/><target dev='sdb' bus='usb'/></disk>`;
     await dom.attachDevice(diskXml, DomainDeviceModifyFlags.VIR_DOMAIN_DEVICE_MODIFY_LIVE);
     t.equal((await dom.blockInfo('sdb')).capacity, 16 * 2 ** 20, 'the attached disk is there');

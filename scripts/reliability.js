@@ -104,19 +104,23 @@ function figures() {
     if (secrets.hits) problems.push(`${secrets.hits} secret values found in output`);
   }
 
-  const asan = need(read('asan.json'), 'asan.json (npm run test:asan)');
-  if (asan) {
+  const asanRow = (asan, file) => {
     const tiers = asan.tiers ?? [];
-    const testsRun = sum(tiers, (x) => x.tests);
-    rows.push([`AddressSanitizer + LeakSanitizer (${asan.runtime ?? 'gcc'})`, `${tiers.map((x) => x.tier).join(', ')}: ${n(testsRun)} tests, ${n(asan.reports)} reports (${duration(asan.seconds ?? sum(tiers, (x) => x.seconds))})`]);
-    if (asan.reports) problems.push(`ASan: ${asan.reports} reports`);
-    if (sum(tiers, (x) => x.fail)) problems.push(`ASan run: ${sum(tiers, (x) => x.fail)} tests failed`);
-  }
+    const per = tiers.map((x) => `${x.tier} ${n(x.tests)} (${duration(x.seconds)})`).join(', ');
+    const foreign = asan.foreignReports ? `; ${n(asan.foreignReports)} reports of other programs the tests ran, shown apart` : '';
+    rows.push([`AddressSanitizer + LeakSanitizer (${asan.runtime ?? 'gcc'})`, `${n(sum(tiers, (x) => x.tests))} tests over ${per}: **${n(asan.reports)} reports**${foreign}; ${n((asan.suppressions ?? []).length)} suppressions, none of virtkit's or N-API's (${duration(asan.seconds ?? sum(tiers, (x) => x.seconds))})`]);
+    if (asan.reports) problems.push(`ASan (${file}): ${asan.reports} reports`);
+    if (sum(tiers, (x) => x.fail)) problems.push(`ASan run (${file}): ${sum(tiers, (x) => x.fail)} tests failed`);
+  };
+  const asan = need(read('asan.json'), 'asan.json (npm run test:asan)');
+  if (asan) asanRow(asan, 'asan.json');
+  const asanClang = read('asan-clang.json'); // optional: VIRTKIT_SANITIZER_CC=clang npm run test:asan
+  if (asanClang) asanRow(asanClang, 'asan-clang.json');
 
   const vg = need(read('valgrind.json'), 'valgrind.json (npm run test:valgrind)');
   if (vg) {
-    rows.push(['valgrind memcheck, driver tier', `${n(vg.files)} files, ${n(vg.tests)} tests: ${n(vg.errors)} errors, ${n(vg.definitelyLostBytes)} bytes definitely lost (${duration(vg.seconds)})`]);
-    if (vg.errors || vg.definitelyLostBytes) problems.push(`valgrind: ${vg.errors} errors, ${vg.definitelyLostBytes} bytes definitely lost`);
+    rows.push(['valgrind memcheck, driver tier', `${n(vg.files)} files, ${n(vg.tests)} tests: **${n(vg.errors)} errors, ${n(vg.definitelyLostBytes)} bytes definitely lost** (${duration(vg.seconds)})`]);
+    if (vg.errors || vg.definitelyLostBytes || vg.failedFiles) problems.push(`valgrind: ${vg.errors} errors, ${vg.definitelyLostBytes} bytes definitely lost, ${vg.failedFiles ?? 0} files failed`);
   }
 
   const soak = need(read('soak.json'), 'soak.json (npm run soak)');

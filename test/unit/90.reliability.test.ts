@@ -38,8 +38,8 @@ t.test('a clean run: every figure in the block, --check passes', async (t) => {
   t.match(r.stdout, /3 injected, 3 survived; 600 of 600 calls in flight settled, each with a typed error or a result: libvirtd SIGKILL ×3/);
   t.match(r.stdout, /5,000 tried \(seed 7\): 0 crashes, 0 hangs, 0 untyped/);
   t.match(r.stdout, /12 values, 30 files, 4\.8 MiB: 0 hits/);
-  t.match(r.stdout, /driver: 900 tests, 0 reports/);
-  t.match(r.stdout, /12 files, 999 tests: 0 errors, 0 bytes definitely lost/);
+  t.match(r.stdout, /900 tests over driver 900 \(3 min 20 s\): \*\*0 reports\*\*/);
+  t.match(r.stdout, /12 files, 999 tests: \*\*0 errors, 0 bytes definitely lost\*\*/);
   t.match(r.stdout, /Soak, test:\/\/\/default: 1,000,000 calls, 64 in flight \| RSS 80\.0 MiB after warm-up → 81\.0 MiB \(\+1\.0 MiB, JS heap \+0\.1 MiB\); live native objects at every sample 3 \(the soak's own 3\), after closing 0; 20,000 calls\/s/);
   t.match(r.stdout, /Soak, libvirtd: 100,000 calls.*libvirtd RSS \+1\.1 MiB, open fds 27 → 27/);
   t.notMatch(r.stdout, /Problems|Not run/);
@@ -51,7 +51,7 @@ t.test('--check fails on every kind of problem, and on a missing report', async 
     ['a fuzz crash', 'fuzz fuzz.json: 1 crashes', (d) => fs.writeFileSync(path.join(d, 'fuzz.json'), JSON.stringify({ seed: 1, calls: 3, crashes: 1, hangs: 0 }))],
     ['an unsettled call', 'calls did not settle', (d) => fs.writeFileSync(path.join(d, 'faults', 'daemon.json'), JSON.stringify({ file: 'x', faults: [{ fault: 'f', injected: 1, inFlight: 5, settled: 4, typedErrors: 4, resolved: 0, recovered: true }] }))],
     ['a secret found', 'secret values found', (d) => fs.writeFileSync(path.join(d, 'secrets.json'), JSON.stringify({ values: 1, files: 1, bytes: 1, hits: 1 }))],
-    ['an ASan report', 'ASan: 2 reports', (d) => fs.writeFileSync(path.join(d, 'asan.json'), JSON.stringify({ reports: 2, tiers: [] }))],
+    ['an ASan report', 'ASan (asan.json): 2 reports', (d) => fs.writeFileSync(path.join(d, 'asan.json'), JSON.stringify({ reports: 2, tiers: [] }))],
     ['a definite leak', 'valgrind: 0 errors, 64 bytes', (d) => fs.writeFileSync(path.join(d, 'valgrind.json'), JSON.stringify({ files: 1, tests: 1, errors: 0, definitelyLostBytes: 64, seconds: 1 }))],
     ['memory that grew', 'soak driver: RSS grew 89 MiB', (d) => {
       const soak = JSON.parse(fs.readFileSync(path.join(d, 'soak.json'), 'utf8'));

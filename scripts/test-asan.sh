@@ -5,8 +5,8 @@
 # process wrote an ASan or LSan report. Leaks that are not virtkit's are suppressed in
 # scripts/sanitizers/lsan.supp (each line says why).
 #
-# Tiers: unit, driver, iscsi, daemon, fuzz, examples, ceph. Default (what CI runs, .ci/run):
-# unit driver iscsi daemon fuzz examples; ceph only when named (README "Reliability" says why).
+# Tiers: unit, driver, iscsi, daemon, fuzz, examples, ceph; all of them by default (what CI
+# runs, .ci/run).
 # The daemon, examples and ceph tiers run on a test environment (scripts/testenv.js) started
 # here without the sanitizer, like every daemon: testenv.js gives its daemons an environment of
 # their own (no LD_PRELOAD), so libvirtd, tgtd and Ceph never load the ASan runtime.
@@ -31,7 +31,7 @@ ensure_packages scripts/packages.txt
 ensure_built
 
 tiers=("$@")
-[ ${#tiers[@]} -gt 0 ] || tiers=(unit driver iscsi daemon fuzz examples)
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit driver iscsi daemon fuzz examples ceph)
 for t in "${tiers[@]}"; do
   [ -d "dist/test/$t" ] || { echo "virtkit: no test tier '$t' (dist/test/$t)" >&2; exit 2; }
 done

@@ -124,7 +124,9 @@ t.test('libvirtd SIGKILLed under 200 mixed calls, restarted on the same socket (
     t.same(tally.untyped.map(String), [], `round ${round}: every rejection is a LibvirtError with a code (${JSON.stringify(tally.codes)})`);
     t.ok(tally.typedErrors > 0, `round ${round}: the kill landed mid-flight (${tally.resolved} resolved, ${tally.typedErrors} rejected)`);
     const ev = await bounded(closed, 30_000, `round ${round}: the closed event`);
-    t.equal(ev.reasonName, 'eof', `round ${round}: closed, reason ${ev.reasonName}`);
+    // The daemon's end of the socket goes away: libvirt reads its end (eof) or a reset (error),
+    // whichever the kernel hands it first.
+    t.ok(ev.reasonName === 'eof' || ev.reasonName === 'error', `round ${round}: closed, reason ${ev.reasonName}`);
 
     // After the close: calls reject typed (libvirt knows the connection is dead, no wait).
     const t0 = process.hrtime.bigint();

@@ -77,6 +77,18 @@ export function errorMessage(err: unknown): string {
 /** `aborted` is set by SIGINT/SIGTERM: no new measurement starts, no report is written. */
 export const state = { aborted: false };
 
+/** On SIGINT/SIGTERM: sets `state.aborted`, runs the cleanups, exits 130/143 without a report. */
+export function cleanUpOnSignals(): void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (state.aborted) return;
+    state.aborted = true;
+    progress(`${sig}: cleaning up, no report`);
+    void runCleanups().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
 /**
  * Runs one measurement into a report row: its stats, or its error; then prints a progress
  * line, `describe` saying what the stats mean (the elapsed seconds are added).

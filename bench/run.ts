@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { connect, formatVersion, libvirtVersion, type Connection } from 'virtkit';
 import {
-  cleanups, errorMessage, fmtMs, fmtRate, fmtUs, lastLines, measureRow, progress, PY_HELPER, PYTHON, ratio, ROOT, run, runCleanups,
+  cleanUpOnSignals, cleanups, errorMessage, fmtMs, fmtRate, fmtUs, lastLines, measureRow, progress, PY_HELPER, PYTHON, ratio, ROOT, run, runCleanups,
   state, table, VIRSH, writeOut, type Goal, type PrivateDaemon, type Ran,
 } from './common';
 import { measure, type Budget, type Raw, type Stats } from './measure';
@@ -556,14 +556,7 @@ async function main(argv: string[]): Promise<void> {
   for (const w of wanted) if (!['test', 'daemon', 'storage', 'domains', 'iscsi'].includes(w)) throw new Error(`unknown target ${w}`);
   const want = (n: string) => wanted.size === 0 || wanted.has(n);
 
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (state.aborted) return;
-    state.aborted = true;
-    progress(`${sig}: cleaning up, no report`);
-    void runCleanups().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  cleanUpOnSignals();
 
   const started = Date.now();
   const cpus = os.cpus();

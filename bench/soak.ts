@@ -33,7 +33,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { connect, diagnostics, formatVersion, LibvirtError, libvirtVersion, type Connection, type Domain, type LiveObjects, type StoragePool } from 'virtkit';
-import { cleanups, errorMessage, lastLines, progress, ROOT, run, runCleanups, state, table, writeOut } from './common';
+import { cleanUpOnSignals, cleanups, errorMessage, lastLines, progress, ROOT, run, runCleanups, state, table, writeOut } from './common';
 
 const MiB = 1024 * 1024;
 const TESTENV = path.join(ROOT, 'scripts', 'testenv.js');
@@ -654,14 +654,7 @@ async function main(argv: string[]): Promise<number> {
   for (const p of phases) if (p !== 'driver' && p !== 'daemon') throw new Error(`unknown phase ${p}`);
   const want = (p: string) => phases.size === 0 || phases.has(p);
 
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (state.aborted) return;
-    state.aborted = true;
-    progress(`${sig}: cleaning up, no report`);
-    void runCleanups().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  cleanUpOnSignals();
 
   const started = Date.now();
   const report: Record<string, unknown> = {

@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { connect, type Connection } from 'virtkit';
 import { registerSecret } from './helpers';
 
@@ -225,6 +225,28 @@ export async function runLoad(o: LoadOptions, go: (ready: true) => Promise<void>
   await go(true);
   await p.run(0);
   return p.finish();
+}
+
+/** What a crashed process (or a worker taking it down) prints: none may appear on stderr. */
+export const CRASH_TEXT = /FATAL|Abort|abort\(|Segmentation|terminate called|core dumped|Assertion|double free|corrupted/i;
+
+/** Starts a worker running this file's load; resolves it once it is subscribed. */
+export function startWorker(o: LoadOptions): Promise<{ worker: Worker; result: Promise<LoadResult> }> {
+  return new Promise((resolveReady, rejectReady) => {
+    const worker = new Worker(__filename, { workerData: o });
+    let settle: { resolve: (r: LoadResult) => void; reject: (e: Error) => void };
+    const result = new Promise<LoadResult>((resolve, reject) => (settle = { resolve, reject }));
+    worker.on('message', (m: { ready?: true; result?: LoadResult; error?: string }) => {
+      if (m.ready) resolveReady({ worker, result });
+      else if (m.result) settle.resolve(m.result);
+      else if (m.error) settle.reject(new Error(`worker ${o.tag}: ${m.error}`));
+    });
+    worker.once('error', (e) => {
+      rejectReady(e);
+      settle.reject(e);
+    });
+    worker.once('exit', (code) => settle.reject(new Error(`worker ${o.tag} exited (${code}) without a result`)));
+  });
 }
 
 if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag) {

@@ -329,3 +329,14 @@ export function tableAfter(out: string, title: string): string[][] {
   }
   return rows;
 }
+
+/** Resolves `p`, or rejects when it has not settled after `ms` (times timeScale): a hang, not
+ * a slow call. */
+export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not settled after ${ms} ms (a hang)`)), ms * timeScale);
+  });
+  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
+}
+

@@ -9,7 +9,9 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { connect, LibvirtError, type RbdPool } from 'virtkit';
-import { privateEnv, recordFaults, respawnDaemon, tallySettled, timeScale, type CephEnv, type FaultRecord } from '../helpers';
+import { bounded, privateEnv, recordFaults, respawnDaemon, tallySettled, type CephEnv, type FaultRecord } from '../helpers';
+
+const typedCode = (err: unknown): string | null => (err instanceof LibvirtError && /^VIR_ERR_/.test(err.codeName) ? err.codeName : null);
 
 const MiB = 1024 * 1024;
 const skip =
@@ -19,15 +21,7 @@ const skip =
       ? 'needs ceph-osd (Debian package ceph-osd) and libvirtd (libvirt-daemon)'
       : false;
 
-const typedCode = (err: unknown): string | null => (err instanceof LibvirtError && /^VIR_ERR_/.test(err.codeName) ? err.codeName : null);
 
-function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled after ${ms} ms (a hang)`)), ms * timeScale);
-  });
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
-}
 
 t.test('a Ceph OSD SIGKILLed under an rbd pool refresh: every call settles typed; restarted, the pool lists the same volumes', { skip }, async (t) => {
   const t0 = Date.now();

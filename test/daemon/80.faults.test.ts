@@ -10,23 +10,16 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect, LibvirtError, type Connection, type ConnectionClosedEvent } from 'virtkit';
-import { privateLibvirtd, recordFaults, repoRoot, respawnDaemon, tallySettled, tempDir, timeScale, type FaultRecord } from '../helpers';
+import { bounded, privateLibvirtd, recordFaults, repoRoot, respawnDaemon, tallySettled, tempDir, timeScale, type FaultRecord } from '../helpers';
+
+const typedCode = (err: unknown): string | null => (err instanceof LibvirtError && /^VIR_ERR_/.test(err.codeName) ? err.codeName : null);
 
 const faults: FaultRecord[] = [];
 t.teardown(() => {
   if (faults.length) recordFaults(__filename, faults);
 });
 
-const typedCode = (err: unknown): string | null => (err instanceof LibvirtError && /^VIR_ERR_/.test(err.codeName) ? err.codeName : null);
 
-/** Resolves `p`, or rejects when it has not settled after `ms` (a hang, not a slow call). */
-function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled after ${ms} ms (a hang)`)), ms * timeScale);
-  });
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
-}
 
 /** The next `closed` event of `conn`. */
 function nextClosed(conn: Connection): Promise<ConnectionClosedEvent> {

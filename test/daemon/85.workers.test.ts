@@ -11,33 +11,13 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { connect, type Connection } from 'virtkit';
 import { daemonUri, repoRoot, tempDir, timeScale } from '../helpers';
-import { eventsPerRound, runLoad, type LoadOptions, type LoadResult } from '../event-load';
+import { CRASH_TEXT, eventsPerRound, runLoad, startWorker, type LoadResult } from '../event-load';
 
 const target = daemonUri();
 const loadScript = path.join(__dirname, '..', 'event-load.js');
 const run = randomBytes(3).toString('hex');
-const CRASH_TEXT = /FATAL|Abort|abort\(|Segmentation|terminate called|core dumped|Assertion|double free|corrupted/i;
-
-function startWorker(o: LoadOptions): Promise<{ worker: Worker; result: Promise<LoadResult> }> {
-  return new Promise((resolveReady, rejectReady) => {
-    const worker = new Worker(loadScript, { workerData: o });
-    let settle: { resolve: (r: LoadResult) => void; reject: (e: Error) => void };
-    const result = new Promise<LoadResult>((resolve, reject) => (settle = { resolve, reject }));
-    worker.on('message', (m: { ready?: true; result?: LoadResult; error?: string }) => {
-      if (m.ready) resolveReady({ worker, result });
-      else if (m.result) settle.resolve(m.result);
-      else if (m.error) settle.reject(new Error(`worker ${o.tag}: ${m.error}`));
-    });
-    worker.once('error', (e) => {
-      rejectReady(e);
-      settle.reject(e);
-    });
-    worker.once('exit', (code) => settle.reject(new Error(`worker ${o.tag} exited (${code}) without a result`)));
-  });
-}
 
 /**
  * Removes every domain, pool and secret whose name starts with `prefix`, until a pass finds

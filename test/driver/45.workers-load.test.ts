@@ -10,35 +10,15 @@ const tap = t;
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { repoRoot, timeScale } from '../helpers';
-import { eventsPerRound, runLoad, type LoadOptions, type LoadResult } from '../event-load';
+import { CRASH_TEXT, eventsPerRound, runLoad, startWorker, type LoadResult } from '../event-load';
 
 const loadScript = path.join(__dirname, '..', 'event-load.js');
 const run = randomBytes(3).toString('hex');
 /** What a crash, an abort or a failed native assertion prints. */
 /** Rounds of the worker-ending tests: fewer under ASan (timeScale > 1), where each takes seconds. */
 const rounds = timeScale > 1 ? 2 : 4;
-const CRASH_TEXT = /FATAL|Abort|abort\(|Segmentation|terminate called|core dumped|Assertion|double free|corrupted/i;
 
-/** Starts a worker running the load; resolves it once it is subscribed. */
-function startWorker(o: LoadOptions): Promise<{ worker: Worker; result: Promise<LoadResult> }> {
-  return new Promise((resolveReady, rejectReady) => {
-    const worker = new Worker(loadScript, { workerData: o });
-    let settle: { resolve: (r: LoadResult) => void; reject: (e: Error) => void };
-    const result = new Promise<LoadResult>((resolve, reject) => (settle = { resolve, reject }));
-    worker.on('message', (m: { ready?: true; result?: LoadResult; error?: string }) => {
-      if (m.ready) resolveReady({ worker, result });
-      else if (m.result) settle.resolve(m.result);
-      else if (m.error) settle.reject(new Error(`worker ${o.tag}: ${m.error}`));
-    });
-    worker.once('error', (e) => {
-      rejectReady(e);
-      settle.reject(e);
-    });
-    worker.once('exit', (code) => settle.reject(new Error(`worker ${o.tag} exited (${code}) without a result`)));
-  });
-}
 
 /** Checks one participant's result: every call succeeded, every event came, exactly. */
 function checkResult(t: Pick<typeof tap, "same" | "ok" | "equal">, r: LoadResult, others: string[]): void {

@@ -4,65 +4,26 @@
 // native crash is a failure naming the seed and the call; a call not settled within 5 s is a
 // hang. VIRTKIT_FUZZ_SEED replays a run, VIRTKIT_FUZZ_CALLS changes its length.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { repoRoot, tempDir } from '../helpers';
+import { judgeRun, runRunner, type FuzzReport } from './harness';
 
 const seed = process.env.VIRTKIT_FUZZ_SEED ? Number(process.env.VIRTKIT_FUZZ_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);
 const calls = Number(process.env.VIRTKIT_FUZZ_CALLS ?? 20_000);
 
-interface Report {
-  seed: number;
-  calls: number;
-  ms: number;
-  hangs: number;
-  failures: Array<{ call: string; problem: string }>;
-  categories: Record<string, number>;
-  results: Record<string, number>;
+/** dist/reports/fuzz.json: the runner's report, with `crashes` (0, or 1 with `crashedAt`). */
+interface Report extends FuzzReport {
   targets: { functions: string[]; methods: Record<string, string[]>; unavailable: string[] };
   entityListenerContacts: number;
   skipped: Record<string, string>;
   restricted: Record<string, string>;
 }
 
-/** Where the machine-readable summary goes (for the README's reliability section). */
-export const REPORT_FILE = path.join(repoRoot, 'dist', 'reports', 'fuzz.json');
-
-/** Runs the fuzz runner in a child process; what it left behind. */
-function runFuzz(t: { teardown: (fn: () => unknown) => void }, runSeed: number, runCalls: number, extra: string[] = []) {
-  const dir = tempDir(t, 'virtkit-fuzz-run');
-  const progress = path.join(dir, 'progress.txt');
-  const reportFile = path.join(dir, 'report.json');
-  const child = spawnSync(
-    process.execPath,
-    [path.join(__dirname, 'runner.js'), '--seed', String(runSeed), '--calls', String(runCalls), '--progress', progress, '--report', reportFile, ...extra],
-    { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LIBVIRT_DEFAULT_URI: 'test:///default', TMPDIR: dir } }, // the runner's own temp dir lands in ours: removed even when it crashes
-  );
-  const lines = fs.existsSync(progress) ? fs.readFileSync(progress, 'utf8').trimEnd().split('\n') : [];
-  const report = fs.existsSync(reportFile) ? (JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report) : null;
-  return { child, lines, last: lines.at(-1) ?? '(no call started)', crashed: child.signal !== null || child.status !== 0, report };
-}
+/** Runs the fuzz runner on the test driver in a child process; what it left behind. */
+const runFuzz = (t: { teardown: (fn: () => unknown) => void }, runSeed: number, runCalls: number, extra: string[] = []) =>
+  runRunner<Report>(t, { seed: runSeed, calls: runCalls, args: extra, timeoutMs: 120_000, env: { LIBVIRT_DEFAULT_URI: 'test:///default' } });
 
 t.test(`fuzz: ${calls} hostile calls, seed ${seed} (VIRTKIT_FUZZ_SEED=${seed} replays it)`, async (t) => {
-  const { child, lines, last, crashed, report: written } = runFuzz(t, seed, calls);
-  if (crashed) {
-    t.fail(`fuzz runner died (status ${child.status}, signal ${child.signal}${child.error ? `, ${child.error.message}` : ''}) at call ${lines.length}: ${last} — replay with VIRTKIT_FUZZ_SEED=${seed}`);
-    t.comment(child.stderr.slice(-4000));
-    fs.mkdirSync(path.dirname(REPORT_FILE), { recursive: true });
-    fs.writeFileSync(REPORT_FILE, JSON.stringify({ seed, calls: lines.length, crashes: 1, hangs: 0, crashedAt: last }, null, 2));
-    return;
-  }
-  t.equal(last, '(done)', 'the runner finished');
-  const report = written!;
-  fs.mkdirSync(path.dirname(REPORT_FILE), { recursive: true });
-  fs.writeFileSync(REPORT_FILE, JSON.stringify({ ...report, crashes: 0 }, null, 2));
-
-  t.equal(report.seed, seed);
-  t.equal(report.calls, calls, `${calls} calls tried`);
-  for (const f of report.failures.slice(0, 30)) t.fail(`${f.problem} — ${f.call} — replay with VIRTKIT_FUZZ_SEED=${seed}`);
-  t.equal(report.failures.length, 0, 'every call ended in a typed error or a result');
-  t.equal(report.hangs, 0, 'no call hung');
+  const report = judgeRun(t, runFuzz(t, seed, calls), { name: 'fuzz', seed, calls });
+  if (!report) return;
   t.equal(report.entityListenerContacts, 0, 'no external entity or DTD was fetched');
   // Reflection found the API: the handle classes with their methods, the exported functions.
   t.ok(report.targets.functions.includes('connect') && report.targets.functions.includes('parsePortal@iscsi') && report.targets.functions.includes('parseDomainXml'), 'exported functions found');

@@ -40,10 +40,10 @@ void ReleaseOffThread(std::function<void()> job);
 // A gate lives as long as the libvirt connection, not its JS wrap: the domains, pools and
 // volumes of a closed connection keep it (and its keepalive) alive, so their calls stay gated.
 // OpenCallGate (on the main thread, before setKeepAlive is queued, so that every call queued
-// after it is gated) returns the connection's gate, made if missing (`made` says so); DropCallGate removes it
-// (only if it is still `only`, when given); CloseConnection drops a reference and, when it
-// was the last, the gate. A new connection drops whatever gate its address had (a connection
-// freed there before).
+// after it is gated) returns the connection's gate, made if missing (`made` says so);
+// DropCallGate removes it (only if it is still `only`, when given); CloseConnection drops a
+// reference and, when it was the last, the gate. A new connection drops whatever gate its
+// address had (a connection freed there before).
 std::shared_ptr<Lane> CallGate(virConnectPtr conn);
 std::shared_ptr<Lane> OpenCallGate(virConnectPtr conn, bool* made = nullptr);
 void DropCallGate(virConnectPtr conn, const std::shared_ptr<Lane>& only = nullptr);

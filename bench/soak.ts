@@ -15,7 +15,10 @@
  *
  * Verdict (exit status 1 when it fails, so CI can run it): per phase, no call failed; at every
  * sample the live objects are exactly the ones the soak keeps (baseline) and no call is
- * pending; RSS growth after warm-up below LIMITS.rssMiB and heap growth below
+ * pending; RSS trend after warm-up (the median slope of all pairs of samples, which a single
+ * step of the allocator does not move) times the calls after warm-up below LIMITS.rssMiB, and
+ * the raw RSS growth below LIMITS.rssStepMiB (a step larger than any allocator warm-up seen
+ * here); heap growth below
  * LIMITS.heapMiB; daemon: its RSS growth below LIMITS.daemonRssMiB and its open fds no more
  * than at warm-up plus LIMITS.daemonFds; after the phase closes its connection, every native
  * object is gone again.
@@ -42,6 +45,7 @@ const REPORT_FILE = path.join(ROOT, 'dist', 'reports', 'soak.json');
 /** Flatness limits (see the verdict above). */
 const LIMITS = {
   rssMiB: 16,
+  rssStepMiB: 32,
   heapMiB: 4,
   daemonRssMiB: 16,
   daemonFds: 2,
@@ -54,7 +58,7 @@ const LIMITS = {
  * dist/reports/soak.json:
  * {
  *   date, host, cpu: "model x N", node, libvirt: "9.0.0", seconds (whole run),
- *   limits: { rssMiB, heapMiB, daemonRssMiB, daemonFds },
+ *   limits: { rssMiB, rssStepMiB, heapMiB, daemonRssMiB, daemonFds },
  *   pass: boolean                          every phase run passed (skipped phases do not fail)
  *   driver: Phase, daemon: Phase           a phase may be { skipped: reason } instead
  * }
@@ -67,7 +71,8 @@ const LIMITS = {
  *               peakObjects (the most seen during the round, 100 ms polls),
  *               daemonRssMiB?, daemonFds? }],
  *   warmupRssMiB, finalRssMiB, growthMiB, growthBytesPerCall (growthMiB over the calls after
- *   warm-up), slopeBytesPerCall (least squares over the samples after warm-up), heapGrowthMiB,
+ *   warm-up), slopeBytesPerCall (least squares over the samples after warm-up),
+ *   trendBytesPerCall (Theil–Sen over the same: the verdict's), heapGrowthMiB,
  *   baselineObjects (the soak's own, kept all along), maxObjectsAtSample, peakObjects,
  *   objectsBefore, objectsAfter (LiveObjects before the phase and after it closed everything),
  *   daemonPid?, daemonWarmupRssMiB?, daemonFinalRssMiB?, daemonGrowthMiB?, daemonFdsWarmup?,
@@ -113,6 +118,8 @@ interface Phase {
   growthMiB: number;
   growthBytesPerCall: number;
   slopeBytesPerCall: number;
+  /** The Theil–Sen slope of RSS over the samples after warm-up (see trend()). */
+  trendBytesPerCall: number;
   heapGrowthMiB: number;
   baselineObjects: number;
   maxObjectsAtSample: number;
@@ -185,6 +192,17 @@ function daemonSample(pid: number | undefined): { daemonRssMiB?: number; daemonF
 const mib = (b: number) => b / MiB;
 
 /** Least-squares slope of y over x. */
+/** The Theil–Sen slope: the median of the slopes of all pairs of points. A leak raises every
+ * pair's slope; one step (an allocator arena, V8 growing a space) only the pairs across it. */
+function trend(xs: number[], ys: number[]): number {
+  const slopes: number[] = [];
+  for (let i = 0; i < xs.length; i++) for (let j = i + 1; j < xs.length; j++) if (xs[j] !== xs[i]) slopes.push((ys[j]! - ys[i]!) / (xs[j]! - xs[i]!));
+  if (!slopes.length) return 0;
+  slopes.sort((a, b) => a - b);
+  const m = slopes.length >> 1;
+  return slopes.length % 2 ? slopes[m]! : (slopes[m - 1]! + slopes[m]!) / 2;
+}
+
 function slope(xs: number[], ys: number[]): number {
   const n = xs.length;
   if (n < 2) return 0;
@@ -452,6 +470,7 @@ async function soak(o: PhaseOptions): Promise<Phase> {
     growthMiB,
     growthBytesPerCall: afterCalls > 0 ? (growthMiB * MiB) / afterCalls : 0,
     slopeBytesPerCall: slope(after.map((s) => s.calls), after.map((s) => s.rssMiB * MiB)),
+    trendBytesPerCall: trend(after.map((s) => s.calls), after.map((s) => s.rssMiB * MiB)),
     heapGrowthMiB: last.heapUsedMiB - warm.heapUsedMiB,
     baselineObjects,
     maxObjectsAtSample: Math.max(...samples.map((s) => s.totalObjects)),
@@ -483,7 +502,10 @@ function judge(p: Phase): { pass: boolean; failures: string[] } {
   if (leaky.length) failures.push(`live objects not back to the baseline ${p.baselineObjects} at ${leaky.length} samples (e.g. ${leaky[0]!.totalObjects} at ${leaky[0]!.calls} calls)`);
   if (diagnostics.totalLiveObjects(p.objectsAfter) !== diagnostics.totalLiveObjects(p.objectsBefore))
     failures.push(`after closing: ${diagnostics.totalLiveObjects(p.objectsAfter)} live objects, ${diagnostics.totalLiveObjects(p.objectsBefore)} before`);
-  if (p.growthMiB >= LIMITS.rssMiB) failures.push(`RSS grew ${p.growthMiB.toFixed(1)} MiB after warm-up (limit ${LIMITS.rssMiB})`);
+  const afterCalls = p.calls - p.warmupCalls;
+  const trendMiB = (p.trendBytesPerCall * afterCalls) / MiB;
+  if (trendMiB >= LIMITS.rssMiB) failures.push(`RSS trend ${p.trendBytesPerCall.toFixed(1)} B/call after warm-up, ${trendMiB.toFixed(1)} MiB over the run (limit ${LIMITS.rssMiB})`);
+  if (p.growthMiB >= LIMITS.rssStepMiB) failures.push(`RSS grew ${p.growthMiB.toFixed(1)} MiB after warm-up (limit ${LIMITS.rssStepMiB})`);
   if (p.heapGrowthMiB >= LIMITS.heapMiB) failures.push(`heap grew ${p.heapGrowthMiB.toFixed(1)} MiB after warm-up (limit ${LIMITS.heapMiB})`);
   if (p.daemonGrowthMiB !== undefined && p.daemonGrowthMiB >= LIMITS.daemonRssMiB)
     failures.push(`libvirtd RSS grew ${p.daemonGrowthMiB.toFixed(1)} MiB after warm-up (limit ${LIMITS.daemonRssMiB})`);
@@ -615,7 +637,7 @@ function phaseText(name: string, p: PhaseResult): string {
     `heap     ${sparkline(p.samples.map((s) => s.heapUsedMiB))}`,
     ...(daemon && p.samples.every((s) => s.daemonRssMiB !== undefined) ? [`libvirtd ${sparkline(p.samples.map((s) => s.daemonRssMiB!))}`] : []),
     `RSS after warm-up (${p.warmupCalls.toLocaleString('en')} calls): ${p.warmupRssMiB.toFixed(1)} -> ${p.finalRssMiB.toFixed(1)} MiB, growth ${p.growthMiB >= 0 ? '+' : ''}${p.growthMiB.toFixed(2)} MiB ` +
-      `(${p.growthBytesPerCall.toFixed(2)} B/call; slope ${p.slopeBytesPerCall.toFixed(2)} B/call); heap ${p.heapGrowthMiB >= 0 ? '+' : ''}${p.heapGrowthMiB.toFixed(2)} MiB`,
+      `(${p.growthBytesPerCall.toFixed(2)} B/call; slope ${p.slopeBytesPerCall.toFixed(2)} B/call, trend ${p.trendBytesPerCall.toFixed(2)} B/call); heap ${p.heapGrowthMiB >= 0 ? '+' : ''}${p.heapGrowthMiB.toFixed(2)} MiB`,
     `objects: ${p.baselineObjects} kept by the soak, ${p.maxObjectsAtSample} at most at a sample, ${p.peakObjects} peak while running; ` +
       `${diagnostics.totalLiveObjects(p.objectsBefore)} before, ${diagnostics.totalLiveObjects(p.objectsAfter)} after closing`,
     ...(p.daemonGrowthMiB !== undefined ? [`libvirtd (pid ${p.daemonPid}): RSS ${p.daemonWarmupRssMiB!.toFixed(1)} -> ${p.daemonFinalRssMiB!.toFixed(1)} MiB (${p.daemonGrowthMiB >= 0 ? '+' : ''}${p.daemonGrowthMiB.toFixed(2)}), fds ${p.daemonFdsWarmup} -> ${p.daemonFdsFinal}`] : []),

@@ -137,7 +137,7 @@ function figures() {
       const daemon = p.daemonGrowthMiB !== undefined ? `; libvirtd RSS ${mib(p.daemonGrowthMiB)}, open fds ${p.daemonFdsWarmup} → ${p.daemonFdsFinal}` : '';
       rows.push([
         `Soak, ${label}: ${n(p.calls)} calls, ${n(p.inFlight)} in flight`,
-        `RSS ${p.warmupRssMiB.toFixed(1)} MiB after warm-up → ${p.finalRssMiB.toFixed(1)} MiB (${mib(p.growthMiB)}, JS heap ${mib(p.heapGrowthMiB)}); live native objects at every sample ${p.maxObjectsAtSample} (the soak's own ${p.baselineObjects}), after closing ${total(p.objectsAfter)}${daemon}; ${n(Math.round(p.callsPerSec))} calls/s`,
+        `RSS ${p.warmupRssMiB.toFixed(1)} MiB after warm-up → ${p.finalRssMiB.toFixed(1)} MiB (${mib(p.growthMiB)}${p.trendBytesPerCall !== undefined ? `; trend ${p.trendBytesPerCall.toFixed(1)} B/call` : ''}, JS heap ${mib(p.heapGrowthMiB)}); live native objects at every sample ${p.maxObjectsAtSample} (the soak's own ${p.baselineObjects}), after closing ${total(p.objectsAfter)}${daemon}; ${n(Math.round(p.callsPerSec))} calls/s`,
       ]);
       if (!p.verdict?.pass) problems.push(`soak ${name}: ${(p.verdict?.failures ?? ['no verdict']).join(', ')}`);
     }

@@ -339,8 +339,13 @@ Deferred Deferred::New(Napi::Env env) {
   napi_value make, arg, promise;
   napi_get_reference_value(env, dispatcher->makePromise, &make);
   napi_create_double(env, id, &arg);
-  if (napi_call_function(env, env.Undefined(), make, 1, &arg, &promise) != napi_ok)
+  if (napi_call_function(env, env.Undefined(), make, 1, &arg, &promise) != napi_ok) {
+    // A worker being terminated stops the call and leaves its termination pending. It must be
+    // taken off here: node-addon-api, finding one still pending when it rethrows a C++ error
+    // to JS, throws again from its catch, and the process ends in std::terminate.
+    if (env.IsExceptionPending()) throw env.GetAndClearPendingException();
     throw Napi::Error::New(env, "virtkit: cannot create a promise");
+  }
   return Deferred(env, id, promise);
 }
 

@@ -65,3 +65,24 @@ t.test('worker threads terminated in the middle of calling virtkit', async (t) =
   t.equal(r.status, 0);
   t.equal(r.stdout.trim(), 'survived');
 });
+
+t.test('worker threads terminated while calling virtkit in a synchronous loop', async (t) => {
+  // Every turn of the loop is inside a virtkit method, most of it creating the call's promise:
+  // the termination lands there, and must end the worker, not the process (it was a
+  // std::terminate in 5 of 5 runs of this program before Deferred::New took it off).
+  const r = node(`const { Worker } = require('node:worker_threads');
+    const src = "const { connect } = require('virtkit'); connect('test:///default').then((c) => { require('node:worker_threads').parentPort.postMessage('go'); for (;;) c.nodeInfo().catch(() => {}); });";
+    (async () => {
+      for (let i = 0; i < 60; i++) {
+        const w = new Worker(src, { eval: true });
+        await new Promise((r) => w.once('message', r));
+        await new Promise((r) => setTimeout(r, i % 5));
+        await w.terminate();
+      }
+      const c = await require('virtkit').connect('test:///default'); console.log(await c.type()); await c.close();
+    })();`);
+  t.equal(r.signal, null, 'no crash signal');
+  t.equal(r.stderr, '', 'nothing on stderr (no std::terminate)');
+  t.equal(r.status, 0);
+  t.equal(r.stdout.trim(), 'TEST', 'the main thread still calls virtkit');
+});

@@ -54,7 +54,10 @@ async function main() {
   const whole = !args.some((a) => !a.startsWith('-'));
   let files = 0;
   if (args.some((a) => !a.startsWith('-'))) {
-    runs.push(args);
+    // A directory named (a tier) stands for its tests: tap would run every .js file in it,
+    // the fuzz tier's runner and harness too, each counted as a skipped file.
+    const isDir = (a) => !a.startsWith('-') && fs.statSync(a, { throwIfNoEntry: false })?.isDirectory();
+    runs.push(args.flatMap((a) => (isDir(a) ? findTests(a) : [a])));
   } else {
     // With no files named, run every built test (tap's own search skips dist/).
     const all = findTests(path.join('dist', 'test'));

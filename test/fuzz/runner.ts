@@ -59,6 +59,12 @@ function rng(seed: number): () => number {
 }
 
 const argv = process.argv.slice(2);
+// Run by the fuzz tests with --seed. Run as a test of its own (tap given the folder): a plan of
+// none, before anything is made (a temp dir made here would be left behind).
+if (!argv.includes('--seed')) {
+  console.log('1..0 # SKIP the fuzz runner, run by the fuzz tests (10.api, 30.iscsi, 40.daemon)');
+  process.exit(0);
+}
 const opt = (name: string, fallback: string): string => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
@@ -999,11 +1005,6 @@ async function mainIscsi(): Promise<void> {
   process.exit(0);
 }
 
-// Run by 10.api.test.js with --seed; tap, given the folder, runs this file too: a plan of none.
-if (!argv.includes('--seed')) {
-  console.log('1..0 # SKIP the fuzz runner, run by 10.api.test.js');
-  process.exit(0);
-}
 void (MODE === 'iscsi' ? mainIscsi() : main()).catch((err) => {
   progress(`(runner failed: ${describeError(err)})`);
   console.error(err);

@@ -48,41 +48,43 @@ t.test('worker threads torn down with calls in flight leave the process healthy'
   t.equal(r.stdout.trim(), 'TEST');
 });
 
-t.test('worker threads terminated in the middle of calling virtkit', async (t) => {
-  const r = node(`const { Worker } = require('node:worker_threads');
-    const src = "const { connect } = require('virtkit'); connect('test:///default').then(async (c) => { require('node:worker_threads').parentPort.postMessage('go'); for (;;) await Promise.all([c.listAllDomains(), c.capabilitiesXml(), c.nodeInfo()]); });";
+/** The process survived its workers: no crash, no std::terminate text, and the main thread
+ * (which calls virtkit after them) printed the type. */
+function mainThreadGoesOn(tt: Pick<typeof t, 'equal'>, r: ReturnType<typeof node>) {
+  tt.equal(r.signal, null, 'no crash signal');
+  tt.equal(r.stderr, '', 'nothing on stderr (no std::terminate)');
+  tt.equal(r.status, 0);
+  tt.equal(r.stdout.trim(), 'TEST', 'the main thread still calls virtkit');
+}
+
+/**
+ * A program that starts `count` workers one after another, each running `calling` on its own
+ * test:///default connection `c` once it has said so, and terminates each of them (after 0 to
+ * `spread` - 1 ms); then the main thread calls virtkit and prints the connection's type.
+ */
+function terminating(calling: string, count: number, spread: number) {
+  const src = `const { connect } = require('virtkit'); connect('test:///default').then(async (c) => { require('node:worker_threads').parentPort.postMessage('go'); ${calling} });`;
+  return node(`const { Worker } = require('node:worker_threads');
     (async () => {
-      for (let i = 0; i < 20; i++) {
-        const w = new Worker(src, { eval: true });
+      for (let i = 0; i < ${count}; i++) {
+        const w = new Worker(${JSON.stringify(src)}, { eval: true });
         await new Promise((r) => w.once('message', r));
-        await new Promise((r) => setTimeout(r, i % 7));
+        await new Promise((r) => setTimeout(r, i % ${spread}));
         await w.terminate();
       }
-      console.log('survived');
+      const c = await require('virtkit').connect('test:///default'); console.log(await c.type()); await c.close();
     })();`);
-  t.equal(r.signal, null, 'no crash signal');
-  t.equal(r.stderr, '', 'nothing on stderr (no std::terminate)');
-  t.equal(r.status, 0);
-  t.equal(r.stdout.trim(), 'survived');
+}
+
+t.test('worker threads terminated in the middle of calling virtkit', async (t) => {
+  const r = terminating('for (;;) await Promise.all([c.listAllDomains(), c.capabilitiesXml(), c.nodeInfo()]);', 20, 7);
+  mainThreadGoesOn(t, r);
 });
 
 t.test('worker threads terminated while calling virtkit in a synchronous loop', async (t) => {
   // Every turn of the loop is inside a virtkit method, most of it creating the call's promise:
   // the termination lands there, and must end the worker, not the process (it was a
   // std::terminate in 5 of 5 runs of this program before Deferred::New took it off).
-  const r = node(`const { Worker } = require('node:worker_threads');
-    const src = "const { connect } = require('virtkit'); connect('test:///default').then((c) => { require('node:worker_threads').parentPort.postMessage('go'); for (;;) c.nodeInfo().catch(() => {}); });";
-    (async () => {
-      for (let i = 0; i < 60; i++) {
-        const w = new Worker(src, { eval: true });
-        await new Promise((r) => w.once('message', r));
-        await new Promise((r) => setTimeout(r, i % 5));
-        await w.terminate();
-      }
-      const c = await require('virtkit').connect('test:///default'); console.log(await c.type()); await c.close();
-    })();`);
-  t.equal(r.signal, null, 'no crash signal');
-  t.equal(r.stderr, '', 'nothing on stderr (no std::terminate)');
-  t.equal(r.status, 0);
-  t.equal(r.stdout.trim(), 'TEST', 'the main thread still calls virtkit');
+  const r = terminating('for (;;) c.nodeInfo().catch(() => {});', 60, 5);
+  mainThreadGoesOn(t, r);
 });

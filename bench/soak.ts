@@ -191,7 +191,6 @@ function daemonSample(pid: number | undefined): { daemonRssMiB?: number; daemonF
 
 const mib = (b: number) => b / MiB;
 
-/** Least-squares slope of y over x. */
 /** The Theil–Sen slope: the median of the slopes of all pairs of points. A leak raises every
  * pair's slope; one step (an allocator arena, V8 growing a space) only the pairs across it. */
 function trend(xs: number[], ys: number[]): number {
@@ -203,6 +202,7 @@ function trend(xs: number[], ys: number[]): number {
   return slopes.length % 2 ? slopes[m]! : (slopes[m - 1]! + slopes[m]!) / 2;
 }
 
+/** Least-squares slope of y over x. */
 function slope(xs: number[], ys: number[]): number {
   const n = xs.length;
   if (n < 2) return 0;

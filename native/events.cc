@@ -1,6 +1,8 @@
 #include "events.h"
 #include <libvirt/libvirt.h>
+#include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -304,6 +306,60 @@ virConnectDomainEventGenericCallback DomainCallback(int id) {
 
 void OnAnchor(virConnectPtr, virDomainPtr, void*) {}
 
+// Whether c is an in-process test:///default connection: scheme "test" with no transport
+// ("test+unix" goes through a daemon), no host, path "/default" (a query may follow). Those
+// share one driver state, and one event state, among all of them in the process.
+bool SharesTestDefaultState(virConnectPtr c) {
+  char* raw = virConnectGetURI(c);
+  if (!raw) {
+    virResetLastError();
+    return false;
+  }
+  std::string uri(raw);
+  free(raw);
+  size_t colon = uri.find(':');
+  if (colon == std::string::npos) return false;
+  std::string scheme = uri.substr(0, colon);
+  for (char& ch : scheme) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  if (scheme != "test") return false;
+  std::string rest = uri.substr(colon + 1);
+  if (rest.rfind("//", 0) == 0) {
+    size_t slash = rest.find('/', 2);
+    if (slash != 2) return false;  // a host (or an empty path)
+    rest = rest.substr(2);
+  }
+  return rest.substr(0, rest.find_first_of("?#")) == "/default";
+}
+
+// libvirt 9.0's event state (src/conf/object_event.c) loses every later event when its last
+// callback is deregistered while another thread queues an event: virObjectEventStateQueueRemote
+// checks the state's timer before taking its lock, the deregistration removes the timer and
+// clears the queue in between, and the event is queued with no timer to flush it. The queue
+// then never goes from empty to one again, which is what arms a timer, so the timer the next
+// registration adds never fires and no callback of that state is called again.
+// A connection's own state is kept from emptying by its anchor (lib/emitter.ts, EventHub).
+// The in-process test driver, though, shares one state among every test:///default
+// connection of the process, worker threads included: a connection giving up its listeners
+// races with the calls of the others. So the first registration on such a connection also
+// makes the process's anchor: a test:///default connection of virtkit's own with a callback
+// that delivers nothing, kept until the process ends. With it the driver's shared state stays
+// too: it no longer starts afresh once every other connection has closed.
+void AnchorSharedTestState(virConnectPtr c) {
+  static auto* mu = new std::mutex;  // never destroyed: pool threads may run at exit
+  static bool anchored = false;
+  std::lock_guard<std::mutex> lock(*mu);
+  if (anchored || !SharesTestDefaultState(c)) return;
+  // Joins c's state (c holds it open); no credentials: test:///default asks for none.
+  virConnectPtr own = virConnectOpenAuth("test:///default", nullptr, 0);
+  if (own && virConnectDomainEventRegisterAny(own, nullptr, VIR_DOMAIN_EVENT_ID_CONTROL_ERROR,
+                                              VIR_DOMAIN_EVENT_CALLBACK(OnAnchor), nullptr, nullptr) >= 0) {
+    anchored = true;  // own and its callback stay for the life of the process
+    return;
+  }
+  virResetLastError();  // no worse than without it: the connection's own anchor still holds
+  if (own) virConnectClose(own);
+}
+
 // ---- storage pool and secret events ----
 int OnPoolLifecycle(virConnectPtr, virStoragePoolPtr p, int event, int detail, void* o) {
   Send(o)("pool", Ref<StoragePoolTraits>(p))("event", Num(event))("detail", Num(detail));
@@ -462,6 +518,7 @@ Napi::Value Connect::DomainEventRegisterAny(const Napi::CallbackInfo& info) {
     // of its own that delivers nothing, for an event that is rare.
     auto sink = SinkOf(info.Env());
     return Call(info, [sink](virConnectPtr c) {
+      AnchorSharedTestState(c);
       int id = virConnectDomainEventRegisterAny(c, nullptr, VIR_DOMAIN_EVENT_ID_CONTROL_ERROR,
                                                 VIR_DOMAIN_EVENT_CALLBACK(OnAnchor), nullptr, nullptr);
       if (id < 0) ThrowLastError();

@@ -336,7 +336,8 @@ bool SharesTestDefaultState(virConnectPtr c) {
 // checks the state's timer before taking its lock, the deregistration removes the timer and
 // clears the queue in between, and the event is queued with no timer to flush it. The queue
 // then never goes from empty to one again, which is what arms a timer, so the timer the next
-// registration adds never fires and no callback of that state is called again.
+// registration adds never fires: no callback of that state is called again until every one
+// has gone once more (which clears the queue).
 // A connection's own state is kept from emptying by its anchor (lib/emitter.ts, EventHub).
 // The in-process test driver, though, shares one state among every test:///default
 // connection of the process, worker threads included: a connection giving up its listeners

@@ -226,12 +226,13 @@ export class EventHub {
     }
     // libvirt 9.0 bug worked around here: when the last callback of an event state is
     // deregistered while an event is being queued, that event is left queued with no timer,
-    // and callbacks registered afterwards are never called again (seen on the test driver: a
-    // listener removed in the middle of a burst, then a new one, hears nothing; the race is
-    // described in native/events.cc). So the first subscription also registers an anchor
-    // that keeps the state non-empty until the connection closes: a callback of its own,
-    // for the rare control-error event, delivering nothing. The test driver's state shared
-    // by all test:///default connections gets a process-wide anchor too (native/events.cc).
+    // and callbacks registered afterwards are not called until the state empties again (seen
+    // on the test driver: a listener removed in the middle of a burst, then a new one, hears
+    // nothing; the race is described in native/events.cc). So the first subscription also
+    // registers an anchor that keeps the state non-empty until the connection closes: a
+    // callback of its own, for the rare control-error event, delivering nothing. The test
+    // driver's state shared by all test:///default connections gets a process-wide anchor
+    // too (native/events.cc).
     this.#anchor ??= this.conn.domainEventRegisterAny(CONTROL_ERROR.id, null, 0).catch(() => null);
     await this.#anchor;
     const c = this.conn;

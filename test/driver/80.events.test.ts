@@ -186,10 +186,10 @@ t.test('events on another connection of the same driver', async (t) => {
 });
 
 t.test('listeners come and go on one connection while another raises events: each new one still hears', async (t) => {
-  // libvirt 9.0 loses every later event of the shared test:///default state when its last
+  // libvirt 9.0 stops delivering the shared test:///default state's events when its last
   // callback goes while another connection's call queues an event (native/events.cc,
   // AnchorSharedTestState). Without the process's anchor, a new listener here heard nothing
-  // after 3 to 26 rounds, and no listener in the process heard anything after that.
+  // after 3 to 26 rounds.
   const actor = await connect('test:///default');
   t.teardown(() => actor.close());
   let stop = false;

@@ -57,7 +57,8 @@ t.test("a domain's own listener hears only that domain; suspend and resume have 
   const a = await conn.defineDomain(domXml('vk-ev-a'));
   const b = await conn.defineDomain(domXml('vk-ev-b'));
   t.teardown(() => Promise.all([a, b].map((d) => d.destroy().catch(() => undefined).then(() => d.undefine()))));
-  const events = collect<DomainLifecycleEvent>(a, 'lifecycle', 3);
+  // The defines' events may still be queued when a's listener subscribes (see the iterator test).
+  const events = collect<DomainLifecycleEvent>(a, 'lifecycle', 3, 5000, (e) => e.eventName !== 'defined');
   await a.eventsReady();
   await b.start();
   await a.start();
@@ -142,7 +143,13 @@ t.test('async iterators: events in order; break and abort unsubscribe', async (t
   await dom.start();
   await dom.destroy();
   for await (const e of it) {
-    seen.push(`${e.eventName}/${e.detailName}`);
+    const what = `${e.eventName}/${e.detailName}`;
+    // libvirt matches callbacks when it dispatches an event, not when it raises it: the
+    // define's event, still queued when the iterator subscribed, may reach it (seen under
+    // valgrind: the process's anchor keeps the shared state's timer, so events raised with no
+    // listener are queued too).
+    if (seen.length === 0 && what === 'defined/added') continue;
+    seen.push(what);
     if (seen.length === 2) break;
   }
   t.same(seen, ['started/booted', 'stopped/destroyed']);

@@ -8,6 +8,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, LibvirtError, type Connection, type ConnectionClosedEvent } from 'virtkit';
 import { bounded, privateLibvirtd, recordFaults, repoRoot, respawnDaemon, tallySettled, tempDir, timeScale, type FaultRecord } from '../helpers';
@@ -66,6 +67,28 @@ function mixedCalls(conn: Connection, n: number, known: { pool: string; domain: 
 }
 
 /** Resolves once `count()` reaches `n` (polled; the calls themselves run meanwhile). */
+/** A connection to the libvirtd `pid`, continued after SIGSTOP, and how long it took. Once
+ * (1 CI run in many) its socket refused the first connection right after SIGCONT: refusals are
+ * retried for up to 10 s while the process lives; if it is gone, that is the failure. */
+async function afterContinue(uri: string, pid: number): Promise<{ conn: Connection; ms: number; refused: number }> {
+  const t0 = Date.now();
+  for (let refused = 0; ; refused++) {
+    try {
+      return { conn: await connect(uri), ms: Date.now() - t0, refused };
+    } catch (err) {
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive) throw new Error(`libvirtd (pid ${pid}) is gone after SIGCONT: ${String(err)}`);
+      if (!(err instanceof LibvirtError) || err.int1 !== os.constants.errno.ECONNREFUSED || Date.now() - t0 > 10_000) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 async function until(count: () => number, n: number): Promise<void> {
   while (count() < n) await new Promise((r) => setImmediate(r));
 }
@@ -177,8 +200,8 @@ t.test('libvirtd hung (SIGSTOP), one call in flight, keepalive 1 s x 2: closed (
   t.equal(after, 'VIR_ERR_INTERNAL_ERROR', 'a call after the close rejects typed');
   await conn.close();
   process.kill(lv.pid, 'SIGCONT');
-  const again = await connect(lv.uri);
-  t.equal(await again.type(), 'QEMU', 'the daemon, continued, serves a new connection');
+  const { conn: again, ms, refused } = await afterContinue(lv.uri, lv.pid);
+  t.equal(await again.type(), 'QEMU', `the daemon, continued, serves a new connection (${ms} ms, ${refused} refused)`);
   await again.close();
   faults.push({
     fault: 'libvirtd SIGSTOP, 1 call in flight, keepalive 1 s x 2',
@@ -236,8 +259,8 @@ t.test('libvirtd hung (SIGSTOP), 50 calls in flight, keepalive 1 s x 2: every ca
   t.same(out.codes, { VIR_ERR_INTERNAL_ERROR: 50 }, 'every call rejects with a LibvirtError');
   t.equal(out.beforeCont, true, 'all of them while the daemon is still stopped (keepalive alone ended them)');
   t.equal(out.closed, 'keepalive', 'the connection closed, reason keepalive');
-  const again = await connect(lv.uri);
-  t.equal(await again.type(), 'QEMU', 'the daemon, continued, serves a new connection');
+  const { conn: again, ms, refused } = await afterContinue(lv.uri, lv.pid);
+  t.equal(await again.type(), 'QEMU', `the daemon, continued, serves a new connection (${ms} ms, ${refused} refused)`);
   await again.close();
   faults.push({
     fault: 'libvirtd SIGSTOP, 50 calls in flight, keepalive 1 s x 2',

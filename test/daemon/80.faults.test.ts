@@ -66,7 +66,6 @@ function mixedCalls(conn: Connection, n: number, known: { pool: string; domain: 
   return { calls, settledCount: () => settled };
 }
 
-/** Resolves once `count()` reaches `n` (polled; the calls themselves run meanwhile). */
 /** A connection to the libvirtd `pid`, continued after SIGSTOP, and how long it took. Once
  * (1 CI run in many) its socket refused the first connection right after SIGCONT: refusals are
  * retried for up to 10 s while the process lives; if it is gone, that is the failure. */
@@ -89,6 +88,7 @@ async function afterContinue(uri: string, pid: number): Promise<{ conn: Connecti
   }
 }
 
+/** Resolves once `count()` reaches `n` (polled; the calls themselves run meanwhile). */
 async function until(count: () => number, n: number): Promise<void> {
   while (count() < n) await new Promise((r) => setImmediate(r));
 }
